@@ -1,0 +1,22 @@
+"""Command-line interface (typer). The CLI is the top layer: nothing below imports it."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+
+from classifykit.cli.app import app
+from classifykit.errors import ClassifykitError
+
+# Each module adds its commands to ``app`` on import.
+from classifykit.cli import scan  # noqa: E402,F401
+
+
+def main() -> None:
+    """Entry point of the ``classifykit`` console script: user errors print one message, exit 2."""
+    try:
+        app()
+    except ClassifykitError as e:
+        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False)
+        sys.exit(2)

@@ -1,0 +1,158 @@
+"""Configuration: one dataclass per task; every CLI flag maps to one field.
+
+Precedence: dataclass default < ``--config FILE`` (YAML or JSON) < flags given on the command line.
+The resolved configuration, with the seed and library versions, is saved to ``config.json``.
+Each field's ``metadata["help"]`` is the flag's help text, so the CLI and the config cannot drift.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from classifykit.errors import ClassifykitError
+
+
+def _f(default: Any, help: str, **kw: Any) -> Any:
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass
+class TrainConfig:
+    """Options of the training loop shared by image and text tasks (the engine reads only these)."""
+
+    epochs: int = _f(10, "Maximum number of epochs.")
+    batch_size: int = _f(64, "Batch size per process (under torchrun the global batch is this × world size).")
+    optimizer: str = _f("adamw", "adamw or sgd (SGD with Nesterov momentum).")
+    lr: float = _f(1e-3, "Peak learning rate (the head's LR when --backbone-lr-scale < 1).")
+    weight_decay: float = _f(0.05, "Decoupled weight decay (AdamW) or L2 (SGD); not applied to norms and biases.")
+    momentum: float = _f(0.9, "SGD momentum.")
+    schedule: str = _f("onecycle", "onecycle, cosine (with linear warmup) or constant.")
+    warmup_epochs: float = _f(1.0, "Linear warmup length in epochs for the cosine schedule.")
+    label_smoothing: float = _f(0.0, "Label smoothing for cross-entropy (Szegedy et al. 2016).")
+    class_weights: str = _f("none", "none or balanced (n_samples / (n_classes × count), as scikit-learn).")
+    clip_grad_norm: float | None = _f(None, "Clip gradients to this global L2 norm; none disables (text default 1.0).")
+    amp: bool = _f(True, "Mixed precision on CUDA (bf16 where supported, else fp16 with a GradScaler).")
+    channels_last: bool = _f(True, "channels_last memory format for 4-D image inputs on CUDA.")
+    patience: int = _f(5, "Early stopping: epochs without a strictly better val accuracy before stopping; 0 disables.")
+    on_nonfinite: str = _f("stop", "stop or skip: what to do when the loss is NaN/inf.")
+    device: str = _f("auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
+    seed: int = _f(0, "Seed for Python, NumPy, torch and DataLoader workers.")
+    deterministic: bool = _f(False, "Deterministic algorithms (bit-exact resume on CPU; slower).")
+    num_workers: int = _f(-1, "DataLoader worker processes; -1 picks min(4, CPU cores).")
+    quiet: bool = _f(False, "No progress bars; only the summary lines.")
+    log_every: int = _f(20, "Print throughput every N steps when not on a terminal.")
+
+
+@dataclass
+class DataConfig:
+    """Where the data is and how it is split (shared by both tasks)."""
+
+    data: str = _f("", "Image folder, manifest CSV/TSV, or text table / folder.")
+    runs_dir: str = _f("runs", "Folder that holds run folders.")
+    name: str | None = _f(None, "Run folder name (default: <data name>-<timestamp>).")
+    val_ratio: float = _f(0.15, "Share of items in the validation split.")
+    test_ratio: float = _f(0.25, "Share of items in the test split (the largest held-out share: small test sets are unstable).")
+    encoding: str = _f("utf-8", "Text encoding of a manifest or text table (utf-8 also accepts a BOM).")
+    path_column: str | None = _f(None, "Manifest column holding image paths (default: auto-detect).")
+    text_column: str | None = _f(None, "Text table column holding texts (default: auto-detect).")
+    label_column: str | None = _f(None, "Column holding labels (default: auto-detect).")
+
+
+@dataclass
+class ImageConfig(DataConfig, TrainConfig):
+    """``classifykit train images``: everything one image run needs."""
+
+    model: str = _f("resnet18-small", "Architecture name from the model registry.")
+    pretrained: str | None = _f(None, "Weights: a local .pth/.pt/.safetensors file, efficientnet-lite0, or a torchvision weights name.")
+    freeze: str = _f("none", "none or backbone (linear probe).")
+    fine_tune: int = _f(0, "Train the head with the backbone frozen for N epochs, then unfreeze all.")
+    backbone_lr_scale: float = _f(0.1, "Backbone LR = lr × this when fine-tuning pretrained weights (discriminative LRs).")
+    input_size: int | None = _f(None, "Square input size in pixels (default: the weights' size, else 64).")
+    channels: int | None = _f(None, "1 or 3 input channels (default: auto-detected from the training images).")
+    augment: str = _f("light", "none, light or strong (training split only).")
+    cache: bool = _f(True, "Decode and resize each image once into a uint8 memory-mapped cache.")
+    feature_cache: bool = _f(True, "With a frozen backbone and no augmentation, compute backbone features once.")
+
+
+@dataclass
+class TextConfig(DataConfig, TrainConfig):
+    """``classifykit train text``: everything one text run needs."""
+
+    rnn: str = _f("lstm", "lstm or gru.")
+    embed_dim: int = _f(100, "Embedding size (overridden by --embeddings' size).")
+    hidden_size: int = _f(128, "RNN hidden size per direction.")
+    num_layers: int = _f(1, "RNN layers.")
+    bidirectional: bool = _f(True, "Bidirectional RNN.")
+    dropout: float = _f(0.3, "Dropout on embeddings and between RNN layers.")
+    pooling: str = _f("last", "last (final hidden state of both directions), mean or max.")
+    embeddings: str | None = _f(None, "Pretrained vectors: a GloVe-format .txt/.txt.gz file or glove-6b-50d (package).")
+    freeze_embeddings: bool = _f(False, "Keep pretrained embeddings fixed.")
+    min_freq: int = _f(2, "Vocabulary: minimum token count.")
+    max_vocab: int = _f(50000, "Vocabulary: maximum size including <pad> and <unk>.")
+    max_length: int = _f(256, "Truncate texts to this many tokens.")
+    bucket: bool = _f(True, "Length-bucketed batches (sort by length within shuffled chunks).")
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and the libraries that change results, for ``config.json``."""
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for name in ("classifykit", "torch", "torchvision", "numpy", "pillow", "scikit-learn", "tokenizers", "safetensors"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML (``.yaml``/``.yml``) or JSON config file into a dict of field values.
+
+    Raises:
+        ClassifykitError: the file is missing, unparsable, or not a mapping.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ClassifykitError(f"--config {path}: no such file.")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            values = yaml.safe_load(text) or {}
+        else:
+            values = json.loads(text)
+    except Exception as e:  # yaml.YAMLError / json.JSONDecodeError
+        raise ClassifykitError(f"--config {path}: cannot parse it ({e}).") from e
+    if not isinstance(values, dict):
+        raise ClassifykitError(f"--config {path}: expected a mapping of option names to values.")
+    return values
+
+
+def build_config(cls: type, file_values: dict[str, Any] | None = None, **overrides: Any):
+    """Make a ``cls`` instance: defaults, then ``file_values``, then non-None ``overrides``.
+
+    Keys may use dashes or underscores. Raises :class:`ClassifykitError` naming an unknown key.
+    """
+    names = {f.name for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for source, items in (("config file", file_values or {}), ("option", overrides)):
+        for key, value in items.items():
+            k = key.replace("-", "_")
+            if k not in names:
+                raise ClassifykitError(f"Unknown {source} key {key!r}; valid keys: {', '.join(sorted(names))}.")
+            if source == "option" and value is None:
+                continue
+            values[k] = value
+    return cls(**values)
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    """The resolved config as a JSON-ready dict (what goes into ``config.json``, plus versions)."""
+    return {"config": dataclasses.asdict(cfg), "versions": library_versions()}
