@@ -1,0 +1,65 @@
+"""Typer commands generated from config dataclasses, so every flag is one field and they cannot drift.
+
+``--config FILE`` (YAML/JSON) gives defaults; flags given on the command line override it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from classifykit.config import build_config, load_config_file
+
+_SKIP = {"data"}  # the positional argument
+
+
+def _annotation(tp: Any) -> Any:
+    args = typing.get_args(tp)
+    if type(None) in args:  # ``int | None`` -> Optional[int] (typer reads typing.Optional)
+        inner = next(a for a in args if a is not type(None))
+        return Optional[inner]
+    return Optional[tp]  # None = "not given on the command line", so --config values survive
+
+
+def config_command(cls: type, run: Callable[..., Any], *, extra: list[inspect.Parameter] | None = None):
+    """Build a typer callback for dataclass ``cls``.
+
+    The callback takes ``DATA`` (positional), ``--config FILE``, one option per dataclass field and
+    any ``extra`` parameters, and calls ``run(cfg, **extra_values)`` with the resolved config.
+    """
+    hints = typing.get_type_hints(cls)
+    params = [
+        inspect.Parameter("data", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str,
+                          default=typer.Argument(..., help=cls.__dataclass_fields__["data"].metadata["help"])),
+        inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[Path],
+                          default=typer.Option(None, "--config", help="YAML or JSON file of option values (flags override it).")),
+    ]
+    for f in dataclasses.fields(cls):
+        if f.name in _SKIP:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        tp = hints[f.name]
+        decls = [f"{flag}/--no-{f.name.replace('_', '-')}"] if tp is bool else [flag]
+        help_text = f"{f.metadata.get('help', '')} [default: {f.default}]"
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=_annotation(tp),
+                                        default=typer.Option(None, *decls, help=help_text, show_default=False)))
+    extra = extra or []
+    extra_names = [p.name for p in extra]
+    params.extend(extra)
+
+    def callback(**kwargs: Any) -> None:
+        config_file = kwargs.pop("config")
+        extras = {n: kwargs.pop(n) for n in extra_names}
+        file_values = load_config_file(config_file) if config_file else {}
+        cfg = build_config(cls, file_values, **kwargs)
+        run(cfg, **extras)
+
+    callback.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    callback.__doc__ = run.__doc__
+    return callback

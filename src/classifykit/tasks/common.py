@@ -1,0 +1,105 @@
+"""Pieces every task shares: the run folder's config, class list, and writing test-set evaluation."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from classifykit import runfolder as rf
+from classifykit.config import config_to_dict
+from classifykit.errors import ClassifykitError
+from classifykit.io import read_json, write_csv, write_json
+
+
+def prepare_run_dir(cfg: Any, prefix: str, resume: str | None) -> Path:
+    """Return the run folder: ``resume`` if given (must hold ``checkpoints/last.pt``), else a new one.
+
+    A new run refuses a named folder that already holds a trained model, so nothing is overwritten.
+
+    Raises:
+        ClassifykitError: ``--resume`` names a folder without a checkpoint, or ``--name`` names a
+            folder that already holds a run.
+    """
+    if resume is not None:
+        run = Path(resume)
+        if not (run / rf.LAST_CHECKPOINT).is_file():
+            raise ClassifykitError(f"--resume {run}: no {rf.LAST_CHECKPOINT} there; give the folder of an earlier run.")
+        return run
+    run = rf.new_run_dir(cfg.runs_dir, cfg.name, prefix)
+    if (run / rf.MODEL_META).exists() or (run / rf.LAST_CHECKPOINT).exists():
+        raise ClassifykitError(
+            f"--name {cfg.name}: {run} already holds a run; choose another name, or continue it with --resume {run}."
+        )
+    return run
+
+
+def save_config(run: Path, cfg: Any) -> None:
+    """Write ``config.json``: the resolved configuration plus library versions."""
+    write_json(run / rf.CONFIG, config_to_dict(cfg))
+
+
+def load_saved_config(run: Path, cls: type) -> Any:
+    """Read ``config.json`` back into dataclass ``cls`` (for ``--resume``)."""
+    values = read_json(run / rf.CONFIG)["config"]
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in values.items() if k in names})
+
+
+def write_classes(run: Path, classes: list[str]) -> None:
+    """Write ``classes.json`` once; refuses to change an existing, different class list."""
+    path = run / rf.CLASSES
+    if path.exists():
+        old = read_json(path)
+        if old != classes:
+            raise ClassifykitError(f"{path} lists classes {old}, but the data now has {classes}; start a new run.")
+        return
+    write_json(path, classes)
+
+
+def load_classes(run: Path) -> list[str]:
+    """The class names in index order, as saved at training time (never rebuilt from data)."""
+    path = Path(run) / rf.CLASSES
+    if not path.is_file():
+        raise ClassifykitError(f"{run}: no {rf.CLASSES}; is this a classifykit run folder?")
+    return read_json(path)
+
+
+def write_evaluation(run: Path, items: list[str], targets: torch.Tensor, logits: torch.Tensor,
+                     classes: list[str], *, split: str = "test", prefix: str = "") -> dict:
+    """Write ``eval.json``, ``confusion.csv`` and ``test_predictions.csv`` for one evaluated split.
+
+    Args:
+        items: manifest keys (paths or row numbers) in the order of ``logits`` rows.
+        targets: true class indices, int64 ``N``.
+        logits: ``N×K`` float.
+        prefix: file-name prefix (``""`` for the run's own test split; e.g. ``"external-"`` for --data).
+
+    Returns the eval.json body (see docs/CONTRACTS.md).
+    """
+    from classifykit.engine.metrics import classification_report
+
+    report = classification_report(targets.numpy(), logits.numpy(), classes)
+    report = {"split": split, **report}
+    write_json(run / f"{prefix}{rf.EVAL}", report)
+    from sklearn.metrics import confusion_matrix
+
+    preds = logits.argmax(1)
+    cm = confusion_matrix(targets.numpy(), preds.numpy(), labels=list(range(len(classes))))
+    write_csv(run / f"{prefix}{rf.CONFUSION}", ["true\\pred", *classes],
+              ([c, *map(int, row)] for c, row in zip(classes, cm)))
+    probs = torch.softmax(logits.float(), 1)
+    conf = probs.max(1).values
+    write_csv(run / f"{prefix}{rf.TEST_PREDICTIONS}", ["item", "label", "pred", "prob", "correct"],
+              ([item, classes[t], classes[p], f"{c:.6f}", int(t == p)]
+               for item, t, p, c in zip(items, targets.tolist(), preds.tolist(), conf.tolist())))
+    return report
+
+
+def format_accuracy(report: dict) -> str:
+    """One line: ``test accuracy 91.3% (95% CI 90.1–92.4%, n=2500)``."""
+    lo, hi = report["ci95"]
+    return (f"{report['split']} accuracy {100 * report['accuracy']:.1f}% "
+            f"(95% Wilson CI {100 * lo:.1f}–{100 * hi:.1f}%, n={report['n']})")
