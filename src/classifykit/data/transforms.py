@@ -1,0 +1,148 @@
+"""Image preprocessing presets (torchvision transforms v2): one for training, one for evaluation.
+
+Two separate small presets, as torchvision's ``references/classification/presets.py``: the
+evaluation preset has no random step at all, so augmentation cannot reach val or test by accident.
+
+Both take a PIL image (from :func:`classifykit.data.decode.decode_image`) or a ``uint8`` tensor
+``C×H×W`` (from :class:`classifykit.data.cache.DecodedImageCache`) and return a ``float32`` tensor
+``C×input_size×input_size``, normalized per channel: ``(x / 255 - mean) / std``. The input is turned
+into a tensor first, so resizing runs on tensors whichever the source (the same resampling code with
+and without the cache).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torchvision.transforms import InterpolationMode, v2
+
+from classifykit.errors import ClassifykitError
+
+# ImageNet statistics used by every torchvision (and timm) ImageNet classification weight:
+# torchvision.transforms._presets.ImageClassification(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# Share of the resized image kept by the evaluation centre crop: 224 / 256, as torchvision and timm.
+DEFAULT_CROP_PCT = 0.875
+
+AUGMENT_LEVELS = ("none", "light", "strong")
+# Smallest share of the image area a training crop keeps (light/strong). torchvision's default 0.08
+# suits ImageNet-sized photos; small images of whole objects lose the object at 8%, so keep >= 35%.
+_MIN_CROP_SCALE = 0.35
+
+
+def eval_resize_size(input_size: int, crop_pct: float = DEFAULT_CROP_PCT) -> int:
+    """Shorter-side size (pixels) the evaluation preset resizes to before its centre crop.
+
+    ``floor(input_size / crop_pct)``, as timm's ``transforms_factory`` (224 -> 256 at 0.875). Also the
+    smallest useful :class:`~classifykit.data.cache.DecodedImageCache` size: evaluation then never
+    upsamples a cached image.
+    """
+    return int(math.floor(input_size / crop_pct))
+
+
+def _check(input_size: int, mean: Sequence[float], std: Sequence[float], channels: int | None) -> None:
+    if input_size < 1:
+        raise ClassifykitError(f"--input-size {input_size}: use a positive number of pixels.")
+    if len(mean) != len(std):
+        raise ClassifykitError(f"Normalization has {len(mean)} means but {len(std)} stds; give one of each per channel.")
+    if channels is not None and len(mean) != channels:
+        raise ClassifykitError(
+            f"Normalization has {len(mean)} values per statistic but the images have {channels} channel(s); "
+            "use --channels to match the pretrained weights or recompute mean/std on the training split."
+        )
+    if any(s <= 0 for s in std):
+        raise ClassifykitError(f"Normalization std {list(std)} has a value <= 0; every channel needs a positive std.")
+
+
+def _normalize(mean: Sequence[float], std: Sequence[float]) -> list[v2.Transform]:
+    return [v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean=list(mean), std=list(std))]
+
+
+def eval_transforms(
+    input_size: int, mean: Sequence[float], std: Sequence[float], crop_pct: float = DEFAULT_CROP_PCT
+) -> v2.Compose:
+    """Evaluation preset: resize shorter side to :func:`eval_resize_size`, centre crop, normalize.
+
+    Deterministic (no random step): the same input always gives the same output. ``crop_pct`` 0.875
+    follows torchvision's ImageNet evaluation (resize 256, crop 224), which matches the average zoom
+    of the training preset's random resized crops; use ``crop_pct=1.0`` to keep the whole image.
+
+    Args:
+        input_size: side of the square output, pixels.
+        mean, std: per-channel statistics in [0, 1] units (``len`` = channels).
+        crop_pct: share of the resized shorter side kept by the centre crop, in (0, 1].
+
+    Returns:
+        A callable: PIL image or uint8 tensor ``C×H×W`` -> float32 tensor ``C×input_size×input_size``.
+
+    Raises:
+        ClassifykitError: bad size, mismatched or non-positive statistics, crop_pct outside (0, 1].
+    """
+    _check(input_size, mean, std, None)
+    if not 0 < crop_pct <= 1:
+        raise ClassifykitError(f"crop_pct {crop_pct}: use a share in (0, 1].")
+    return v2.Compose(
+        [
+            v2.ToImage(),
+            v2.Resize(eval_resize_size(input_size, crop_pct), interpolation=InterpolationMode.BILINEAR, antialias=True),
+            v2.CenterCrop(input_size),
+            *_normalize(mean, std),
+            v2.ToPureTensor(),
+        ]
+    )
+
+
+def train_transforms(
+    input_size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    augment: str = "light",
+    channels: int | None = None,
+    crop_pct: float = DEFAULT_CROP_PCT,
+) -> v2.Compose:
+    """Training preset at one of three augmentation levels.
+
+    - ``none``: exactly :func:`eval_transforms` (so features of a frozen backbone can be computed once).
+    - ``light``: ``RandomResizedCrop(input_size, scale=(0.35, 1), ratio=(3/4, 4/3))`` (Szegedy et al.
+      2015, "Going deeper with convolutions") + ``RandomHorizontalFlip(0.5)``.
+    - ``strong``: light + ``TrivialAugmentWide`` (Müller & Hutter 2021: one random op per image among
+      rotation up to ±135°, shear, translate, brightness, colour, contrast, sharpness, posterize,
+      solarize, autocontrast, equalize — the rotation and colour-jitter part of the recipe) +
+      ``RandomErasing(p=0.25)`` after normalization (Zhong et al. 2020; p as timm's ``reprob`` 0.25).
+
+    Args:
+        input_size: side of the square output, pixels.
+        mean, std: per-channel statistics in [0, 1] units.
+        augment: ``none``, ``light`` or ``strong``.
+        channels: channels of the images (1 or 3), checked against ``len(mean)``; None skips the check.
+        crop_pct: only for ``none`` (the evaluation preset's crop share).
+
+    Returns:
+        A callable: PIL image or uint8 tensor ``C×H×W`` -> float32 tensor ``C×input_size×input_size``.
+
+    Raises:
+        ClassifykitError: unknown ``augment`` level, bad size or statistics.
+    """
+    if augment not in AUGMENT_LEVELS:
+        raise ClassifykitError(f"--augment {augment!r}: use one of {', '.join(AUGMENT_LEVELS)}.")
+    _check(input_size, mean, std, channels)
+    if augment == "none":
+        return eval_transforms(input_size, mean, std, crop_pct)
+    steps: list[v2.Transform] = [
+        v2.ToImage(),
+        v2.RandomResizedCrop(
+            input_size, scale=(_MIN_CROP_SCALE, 1.0), interpolation=InterpolationMode.BILINEAR, antialias=True
+        ),
+        v2.RandomHorizontalFlip(p=0.5),
+    ]
+    if augment == "strong":
+        steps.append(v2.TrivialAugmentWide(interpolation=InterpolationMode.BILINEAR))
+    steps += _normalize(mean, std)
+    if augment == "strong":
+        steps.append(v2.RandomErasing(p=0.25, value=0))
+    steps.append(v2.ToPureTensor())
+    return v2.Compose(steps)
