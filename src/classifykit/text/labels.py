@@ -1,0 +1,97 @@
+"""Label values of any type -> canonical label strings -> int64 class indices, through ``classes.json``.
+
+Canonical form (applied to every raw label, from CSV cells, JSON values or folder names):
+
+* surrounding whitespace is stripped (``" pos "`` -> ``"pos"``);
+* a value that reads as a finite number with an integral value is written as that integer, so
+  ``"1"``, ``"1.0"``, ``" 1 "`` and the JSON numbers ``1`` and ``1.0`` are one class ``"1"``; other
+  numbers keep their shortest float form (``"0.50"`` -> ``"0.5"``);
+* JSON ``true``/``false`` become ``"true"``/``"false"``; every other value is kept as written
+  (case is significant: ``"Pos"`` and ``"pos"`` are two classes).
+
+Class order (index order, as saved in ``classes.json``): numeric order when every class is a number
+(so ``-1, 1`` and ``1, 2, …, 10``), else the sorted label strings (Python's code-point order).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from classifykit.errors import ClassifykitError
+
+
+def canonical_label(value: object) -> str | None:
+    """The canonical label string of ``value`` (see the module docstring); None for a missing label.
+
+    Missing means ``None`` (JSON ``null``) or an empty / whitespace-only string.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = value.strip() if isinstance(value, str) else str(value)
+    if not text:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(number):
+        return text
+    if number.is_integer() and abs(number) < 2**53:
+        return str(int(number))
+    return repr(number)
+
+
+def _as_number(label: str) -> float | None:
+    try:
+        return float(label)
+    except ValueError:
+        return None
+
+
+def sort_classes(labels: Iterable[str]) -> list[str]:
+    """Unique canonical labels in class-index order (numeric when all are numbers, else string order)."""
+    unique = set(labels)
+    numbers = {label: _as_number(label) for label in unique}
+    if unique and all(n is not None and math.isfinite(n) for n in numbers.values()):
+        return sorted(unique, key=lambda label: (numbers[label], label))
+    return sorted(unique)
+
+
+class LabelTable:
+    """The mapping between class names (``classes.json``) and int64 class indices."""
+
+    def __init__(self, classes: Sequence[str]):
+        self.classes = list(classes)
+        self.index = {name: i for i, name in enumerate(self.classes)}
+
+    @classmethod
+    def from_labels(cls, labels: Iterable[str]) -> LabelTable:
+        """Build from canonical labels. Raises :class:`ClassifykitError` with fewer than two classes."""
+        classes = sort_classes(labels)
+        if len(classes) < 2:
+            raise ClassifykitError(
+                f"Found {len(classes)} class(es) {classes}; a classifier needs at least two. "
+                "Check --label-column."
+            )
+        return cls(classes)
+
+    def encode(self, labels: Sequence[str], source: str = "the data") -> np.ndarray:
+        """Class indices (int64 ``N``) of canonical ``labels``.
+
+        Raises:
+            ClassifykitError: a label is not in the table (names it and the known classes).
+        """
+        out = np.empty(len(labels), dtype=np.int64)
+        for i, label in enumerate(labels):
+            try:
+                out[i] = self.index[label]
+            except KeyError:
+                raise ClassifykitError(
+                    f"{source}: label {label!r} is not one of the trained classes {self.classes}."
+                ) from None
+        return out
