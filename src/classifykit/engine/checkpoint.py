@@ -1,0 +1,108 @@
+"""Weights (safetensors) and full training state (``checkpoints/last.pt``), both written atomically.
+
+``model.safetensors`` holds tensors only and is what evaluate, predict and export load.
+``last.pt`` is a ``torch.save`` of tensors and plain Python types only (dicts, lists, numbers,
+strings), so ``torch.load(..., weights_only=True)`` reads it without unpickling any code.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
+
+from classifykit.errors import ClassifykitError
+from classifykit.io import atomic_write_bytes
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The module inside a DistributedDataParallel / DataParallel wrapper (``model`` itself otherwise)."""
+    return getattr(model, "module", model)
+
+
+def save_weights(model: torch.nn.Module, path: str | os.PathLike) -> None:
+    """Write ``model``'s ``state_dict`` (parameters and buffers) as safetensors, atomically.
+
+    Tensors are copied to contiguous CPU memory first: safetensors refuses shared storage (tied
+    weights) and non-contiguous layouts (``channels_last``).
+    """
+    state = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in unwrap(model).state_dict().items()}
+    atomic_write_bytes(path, safetensors_bytes(state, metadata={"format": "pt"}))
+
+
+def load_weights(model: torch.nn.Module, path: str | os.PathLike) -> torch.nn.Module:
+    """Load a :func:`save_weights` file into ``model`` (strict: every key must match); returns ``model``.
+
+    Raises:
+        ClassifykitError: the file is missing, not safetensors, or its keys/shapes do not fit ``model``
+            (the run's model.json describes a different architecture).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ClassifykitError(f"{path}: no such weights file; train first or point at a run folder with model.safetensors.")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError) as e:
+        raise ClassifykitError(f"{path}: not a readable safetensors file ({e}).") from e
+    try:
+        unwrap(model).load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise ClassifykitError(
+            f"{path}: weights do not fit the model built from model.json ({str(e).splitlines()[0]}); "
+            "the file belongs to another architecture or class count."
+        ) from e
+    return model
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, NumPy, torch CPU and CUDA generator states as tensors and plain types."""
+    version, internal, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "python": [version, list(internal), gauss],
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore generator states captured by :func:`rng_state` (CUDA only where devices exist)."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> None:
+    """``torch.save`` ``state`` (tensors and plain types only) to ``path`` via temp file + ``os.replace``."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a :func:`save_checkpoint` file with ``weights_only=True`` onto the CPU.
+
+    Raises:
+        ClassifykitError: no checkpoint at ``path`` (nothing to resume), or it cannot be read
+            (truncated, or not written by classifykit).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ClassifykitError(f"{path}: no checkpoint to resume from; start a new run without --resume.")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises UnpicklingError, RuntimeError or EOFError for bad files
+        raise ClassifykitError(f"{path}: cannot read this checkpoint ({type(e).__name__}: {e}); start a new run.") from e

@@ -1,0 +1,59 @@
+"""Which device to train on, and which mixed-precision dtype it supports."""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+from classifykit.errors import ClassifykitError
+
+_VALID = "auto, cpu, cuda, cuda:N or mps"
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """The ``torch.device`` for ``--device NAME``.
+
+    ``auto`` picks CUDA, then Apple MPS, then the CPU (the first one present). ``cuda`` means the
+    current CUDA device; ``cuda:N`` a given one.
+
+    Raises:
+        ClassifykitError: ``name`` is not one of auto, cpu, cuda, cuda:N, mps, or names a device
+            this machine does not have.
+    """
+    key = str(name).strip().lower()
+    mps = getattr(torch.backends, "mps", None)
+    mps_ok = mps is not None and mps.is_available()
+    if key == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps") if mps_ok else torch.device("cpu")
+    if key == "cpu":
+        return torch.device("cpu")
+    if key == "mps":
+        if not mps_ok:
+            raise ClassifykitError("--device mps: Apple MPS is not available on this machine; use --device auto or cpu.")
+        return torch.device("mps")
+    match = re.fullmatch(r"cuda(?::(\d+))?", key)
+    if match is None:
+        raise ClassifykitError(f"--device {name!r} is not a device name; use one of {_VALID}.")
+    if not torch.cuda.is_available():
+        raise ClassifykitError(f"--device {name}: CUDA is not available on this machine; use --device auto or cpu.")
+    if match.group(1) is not None:
+        index = int(match.group(1))
+        count = torch.cuda.device_count()
+        if index >= count:
+            raise ClassifykitError(f"--device {name}: this machine has {count} CUDA device(s) (cuda:0..cuda:{count - 1}).")
+        return torch.device("cuda", index)
+    return torch.device("cuda")
+
+
+def amp_dtype(device: torch.device, enabled: bool = True) -> torch.dtype | None:
+    """The autocast dtype for ``device``: bfloat16 on CUDA where supported, else float16; None off CUDA.
+
+    float16 needs a ``torch.amp.GradScaler`` (its range is too small for raw gradients); bfloat16 has
+    float32's exponent range and needs none (Micikevicius et al. 2018, "Mixed Precision Training").
+    """
+    if not enabled or device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
