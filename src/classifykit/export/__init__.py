@@ -1,0 +1,144 @@
+"""``classifykit export``: a run's best model as ONNX or TorchScript, verified against PyTorch.
+
+``export_model(run, "onnx")`` writes ``<run>/export/model.onnx`` (or ``model.torchscript.pt``), a copy of
+``model.json`` beside it with an ``exports`` entry (file, input/output names and shapes, opset, torch
+version, verification result) and, for text, ``vocab.json``: everything a serving stack needs to
+preprocess inputs and read the logits. Inputs and outputs are described in :mod:`.signature`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from classifykit import runfolder as rf
+from classifykit.errors import ClassifykitError
+from classifykit.export.inputs import example_inputs
+from classifykit.export.runmodel import load_run_model
+from classifykit.export.signature import describe
+from classifykit.export.to_onnx import DEFAULT_OPSET, OnnxRunner, check_opset, export_onnx
+from classifykit.export.to_torchscript import TorchScriptRunner, export_torchscript
+from classifykit.export.verify import DEFAULT_ATOL, Check, compare
+from classifykit.io import read_json, write_json
+
+FORMATS = ("onnx", "torchscript")
+FILE_NAMES = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
+EXPORT_DIR = "export"
+
+__all__ = ["DEFAULT_ATOL", "DEFAULT_OPSET", "FORMATS", "ExportResult", "export_model"]
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What :func:`export_model` wrote and how well the export matched PyTorch.
+
+    Attributes:
+        path: the exported model file.
+        format: ``"onnx"`` or ``"torchscript"``.
+        checks: one :class:`~classifykit.export.verify.Check` per verified batch shape.
+        inputs: where the verification inputs came from (e.g. ``"8 test-split items"``).
+    """
+
+    path: Path
+    format: str
+    checks: list[Check]
+    inputs: str
+
+    @property
+    def max_abs_diff(self) -> float:
+        """Largest |logit difference| over all verified batches."""
+        return max(c.max_abs_diff for c in self.checks)
+
+
+def _out_path(run: Path, fmt: str, out: str | os.PathLike | None) -> Path:
+    if out is None:
+        return run / EXPORT_DIR / FILE_NAMES[fmt]
+    out = Path(out)
+    return out / FILE_NAMES[fmt] if out.is_dir() else out
+
+
+def _write_sidecars(run: Path, out: Path, meta: dict, fmt: str, entry: dict) -> None:
+    """``model.json`` (with this export merged into ``exports``) and, for text, ``vocab.json`` beside ``out``."""
+    meta_path = out.parent / rf.MODEL_META
+    exports = {}
+    if meta_path.is_file():
+        exports = read_json(meta_path).get("exports") or {}
+    write_json(meta_path, {**meta, "exports": {**exports, fmt: entry}})
+    vocab = meta.get("vocab")
+    if vocab:
+        src, dst = run / vocab, out.parent / vocab
+        if not src.is_file():
+            raise ClassifykitError(f"{src}: missing, but {run / rf.MODEL_META} names it; the export needs the vocabulary.")
+        if src.resolve() != dst.resolve():
+            shutil.copyfile(src, dst)
+
+
+def export_model(run_dir: str | os.PathLike, fmt: str, out: str | os.PathLike | None = None, *,
+                 opset: int = DEFAULT_OPSET, inputs: tuple[torch.Tensor, ...] | None = None,
+                 atol: float = DEFAULT_ATOL, num_examples: int = 8) -> ExportResult:
+    """Export the run's best model (``model.safetensors``) to ``fmt`` and verify it.
+
+    The file is written under a temporary name, run with onnxruntime (ONNX) or ``torch.jit.load``
+    (TorchScript) on three batch shapes (:mod:`.verify`), and only moved to ``out`` if every logit is
+    within ``atol`` of PyTorch's; a failed export leaves nothing behind.
+
+    Args:
+        run_dir: a finished run folder (``model.json`` + ``model.safetensors``).
+        fmt: ``"onnx"`` or ``"torchscript"``.
+        out: output file, or an existing folder to write ``model.onnx`` / ``model.torchscript.pt``
+            into; default ``<run>/export/``.
+        opset: ONNX opset (9..20); ignored for TorchScript.
+        inputs: example inputs as ``forward`` takes them (images ``B×C×H×W`` float32 normalized as in
+            ``model.json``; text ``(ids B×T int64, lengths B int64)``); default: ``num_examples``
+            items of the run's test split (random inputs of the right shape if the data is gone).
+        atol: largest accepted |logit difference| (float32 logits).
+
+    Raises:
+        ClassifykitError: unknown format, bad opset, not a finished run, or an export that does not
+            reproduce PyTorch's logits within ``atol`` (message gives the difference and shapes).
+    """
+    if fmt not in FORMATS:
+        raise ClassifykitError(f"--format {fmt}: choose one of {', '.join(FORMATS)}.")
+    if fmt == "onnx":
+        check_opset(opset)
+    run = Path(run_dir)
+    model, meta = load_run_model(run)
+    if inputs is None:
+        inputs, source = example_inputs(run, meta, num_examples)
+    else:
+        source = f"{inputs[0].shape[0]} given items"
+    out = _out_path(run, fmt, out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        if fmt == "onnx":
+            export_onnx(model, inputs, tmp, meta["task"], opset)
+            runner = OnnxRunner(tmp, meta["task"])
+        else:
+            export_torchscript(model, inputs, tmp)
+            runner = TorchScriptRunner(tmp)
+        checks = compare(model, runner, inputs, meta["task"])
+        worst = max(checks, key=lambda c: c.max_abs_diff)
+        if not worst.max_abs_diff <= atol:  # also catches NaN
+            raise ClassifykitError(
+                f"{fmt} export of {run} differs from PyTorch by {worst.max_abs_diff:.3g} in the logits "
+                f"({worst.shapes}), above --atol {atol:g}; nothing was written. Try the other --format"
+                + (" or another --opset" if fmt == "onnx" else "") + "."
+            )
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    entry = {"file": out.name, "format": fmt, **describe(meta), "torch": torch.__version__,
+             "verified": {"max_abs_diff": max(c.max_abs_diff for c in checks), "atol": atol, "inputs": source,
+                          "batches": [c.shapes for c in checks]}}
+    if fmt == "onnx":
+        entry["opset"] = opset
+        entry["exporter"] = "torch.onnx.export(dynamo=False)"
+    else:
+        entry["exporter"] = "torch.jit.trace"
+    _write_sidecars(run, out, meta, fmt, entry)
+    return ExportResult(out, fmt, checks, source)

@@ -1,0 +1,66 @@
+"""Rebuild a run's best model from its files: ``model.json`` + ``model.safetensors`` -> ``nn.Module``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from safetensors.torch import load_file
+from torch import nn
+
+from classifykit import runfolder as rf
+from classifykit.errors import ClassifykitError
+from classifykit.io import read_json
+
+_REQUIRED = ("task", "architecture", "num_classes")
+
+
+def read_model_meta(run_dir: str | Path) -> dict:
+    """The run's ``model.json`` (format in docs/CONTRACTS.md) as a dict.
+
+    Raises:
+        ClassifykitError: the folder has no ``model.json`` or ``model.safetensors`` (not a finished
+            run), or ``model.json`` lacks ``task``, ``architecture`` or ``num_classes``.
+    """
+    run = Path(run_dir)
+    meta_path, weights = run / rf.MODEL_META, run / rf.WEIGHTS
+    for path in (meta_path, weights):
+        if not path.is_file():
+            raise ClassifykitError(
+                f"{path}: not found; give the folder of a finished run (train writes {rf.MODEL_META} "
+                f"and {rf.WEIGHTS} once the first epoch is validated)."
+            )
+    meta = read_json(meta_path)
+    missing = [k for k in _REQUIRED if k not in meta]
+    if missing:
+        raise ClassifykitError(f"{meta_path}: missing {', '.join(missing)}; was it written by classifykit train?")
+    if meta["task"] not in ("image", "text"):
+        raise ClassifykitError(f"{meta_path}: task {meta['task']!r} is neither 'image' nor 'text'.")
+    return meta
+
+
+def load_run_model(run_dir: str | Path) -> tuple[nn.Module, dict]:
+    """Build the run's architecture and load its best weights; returns ``(model in eval mode on CPU, meta)``.
+
+    The model is built with ``create_model(architecture, num_classes, in_chans=..., **model_kwargs)``
+    and no pretrained weights (``model.safetensors`` holds every parameter and buffer), then loaded
+    with ``strict=True`` so a file that does not fit the architecture fails here, not at inference.
+
+    Raises:
+        ClassifykitError: missing files (see :func:`read_model_meta`), an unknown architecture, or
+            weights whose names/shapes do not match it.
+    """
+    from classifykit.models.registry import create_model
+
+    run = Path(run_dir)
+    meta = read_model_meta(run)
+    model = create_model(meta["architecture"], meta["num_classes"], in_chans=meta.get("in_chans") or 3,
+                         **(meta.get("model_kwargs") or {}))
+    state = load_file(str(run / rf.WEIGHTS), device="cpu")
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise ClassifykitError(
+            f"{run / rf.WEIGHTS}: does not fit {meta['architecture']} with the settings in "
+            f"{run / rf.MODEL_META} ({e}); the two files must come from the same run."
+        ) from None
+    return model.eval(), meta

@@ -1,0 +1,78 @@
+"""ONNX export with torch's TorchScript-based exporter (``torch.onnx.export(..., dynamo=False)``), run by onnxruntime.
+
+Why not the default ``dynamo=True`` exporter of torch 2.14: it goes through ``torch.export``, which
+cannot trace ``pack_padded_sequence`` (the length-sorted packing needs data-dependent sizes; it fails
+with "zeros(): argument 'size' ... got FakeTensor"), and it needs the extra ``onnxscript`` package.
+The TorchScript-based exporter maps packed LSTM/GRU layers onto ONNX ``LSTM``/``GRU`` nodes with a
+``sequence_lens`` input, so a text model keeps its packed semantics with a dynamic batch and sequence
+length, and a CNN exports the same way. Since torch 2.9 the dynamo exporter is the default and this
+one warns that it is deprecated (``DeprecationWarning``), but torch 2.14, which classifykit pins, ships
+it and it works; every export is verified numerically
+(see :mod:`classifykit.export.verify`), so a change in a later torch shows up as a failed export,
+not as a silently wrong model.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from classifykit.errors import ClassifykitError
+from classifykit.export.signature import OUTPUT, dynamic_axes, input_names
+
+# torch.onnx's TorchScript-based exporter supports opsets 7..20 (torch.onnx._constants); LSTM with
+# sequence_lens and everything our models use needs 9 or later. 17 is read by every current runtime
+# (onnxruntime >= 1.11, TensorRT >= 8.6, OpenVINO) and has LayerNormalization.
+DEFAULT_OPSET = 17
+MIN_OPSET, MAX_OPSET = 9, 20
+
+
+def check_opset(opset: int) -> None:
+    """Raises ClassifykitError naming ``--opset`` when ``opset`` is outside 9..20."""
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise ClassifykitError(f"--opset {opset}: the exporter writes opsets {MIN_OPSET}..{MAX_OPSET}; "
+                               f"{DEFAULT_OPSET} (the default) suits current runtimes.")
+
+
+def export_onnx(model: nn.Module, example: tuple[torch.Tensor, ...], path: Path, task: str,
+                opset: int = DEFAULT_OPSET) -> None:
+    """Trace ``model`` on ``example`` and write an ONNX file to ``path``, then check it with ``onnx.checker``.
+
+    Args:
+        model: eval-mode model on CPU.
+        example: positional inputs (images ``B×C×H×W`` float32, or text ``(ids B×T, lengths B)`` int64).
+        task: ``"image"`` or ``"text"`` (input names and dynamic axes, see :mod:`.signature`).
+        opset: ONNX opset version (9..20).
+    """
+    import onnx
+
+    check_opset(opset)
+    with warnings.catch_warnings():
+        # The deprecation notice is documented above; the tracer's shape warnings (e.g. LSTM batch
+        # size) concern exactly what verify() then checks on other batch sizes and lengths.
+        warnings.simplefilter("ignore")
+        with torch.no_grad():
+            torch.onnx.export(model, example, str(path), dynamo=False, input_names=input_names(task),
+                              output_names=[OUTPUT], dynamic_axes=dynamic_axes(task), opset_version=opset,
+                              do_constant_folding=True)
+    onnx.checker.check_model(str(path))
+
+
+class OnnxRunner:
+    """Runs an ONNX file with onnxruntime's CPU provider: ``runner(*inputs) -> logits B×K float32 Tensor``."""
+
+    def __init__(self, path: Path, task: str):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # errors only: onnxruntime otherwise warns about unused initializers
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.names = input_names(task)
+
+    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
+        feed = {name: np.ascontiguousarray(t.cpu().numpy()) for name, t in zip(self.names, inputs)}
+        return torch.from_numpy(self.session.run([OUTPUT], feed)[0])
