@@ -92,8 +92,8 @@ def read_manifest(
     label/class/category/target…) unless given. Item paths stay as written (Windows ``\\`` turned
     into ``/``); relative ones are relative to ``root``, which defaults to the manifest's folder —
     use :func:`resolve` to get a file's location. ``width``, ``height`` and ``mode`` columns, as in
-    our own ``manifest.csv``, are read when present. Labels are kept exactly (no stripping), except
-    that an all-blank label is an error.
+    our own ``manifest.csv``, are read when present. Paths and labels are kept exactly, spaces
+    included (a folder may be named ``" x"``), so what a scan wrote reads back unchanged.
 
     Raises:
         ClassifykitError: unreadable file or encoding (suggests ``--encoding``); no or ambiguous
@@ -108,8 +108,8 @@ def read_manifest(
     items: list[ManifestItem] = []
     first_line: dict[str, int] = {}
     for row, line in zip(table.rows, table.line_numbers):
-        p, label = row[pcol].strip(), row[lcol]
-        if not p:
+        p, label = row[pcol], row[lcol]
+        if not p.strip():
             raise ClassifykitError(f"{table.path}, line {line}: empty {table.columns[pcol]!r}; give the image's path or remove the row.")
         if not label.strip():
             raise ClassifykitError(f"{table.path}, line {line}: empty {table.columns[lcol]!r} for {p!r}; give its class or remove the row.")
@@ -120,7 +120,7 @@ def read_manifest(
                 f"list each image once (a duplicate could land in both train and test)."
             )
         first_line[p] = line
-        mode = row[mcol].strip() or None if mcol is not None else None
+        mode = (row[mcol].strip() or None) if mcol is not None else None
         items.append(ManifestItem(p, label, _size(table, row, wcol, line), _size(table, row, hcol, line), mode))
     return items
 
