@@ -57,19 +57,22 @@ class ShardedEvalSampler(Sampler[int]):
         return len(range(self.rank, self.n, self.world_size))
 
 
-def distributed_sampler(dataset: Sized, shuffle: bool, seed: int = 0) -> Sampler[int]:
+def distributed_sampler(dataset: Sized, shuffle: bool, seed: int = 0, *, evaluation: bool | None = None) -> Sampler[int]:
     """The sampler a DataLoader over ``dataset`` should use, with or without torchrun.
 
-    Single process: :class:`SeededRandomSampler` (shuffle) or ``SequentialSampler``.
-    Under ``torch.distributed``: ``DistributedSampler(shuffle=True, seed=seed)`` for training (each
-    process a disjoint, equally long shard; the global batch is ``batch_size × world_size``) or
-    :class:`ShardedEvalSampler` for evaluation. All shuffling samplers have ``set_epoch``.
+    ``evaluation`` defaults to ``not shuffle``. Single process: :class:`SeededRandomSampler`
+    (shuffle) or ``SequentialSampler``. Under ``torch.distributed``: for training
+    ``DistributedSampler(shuffle=shuffle, seed=seed)`` (each process an equally long shard, padded
+    by repeating items, so all processes run the same number of steps; the global batch is
+    ``batch_size × world_size``), for evaluation :class:`ShardedEvalSampler` (no repeats).
+    Every shuffling sampler has ``set_epoch``.
     """
+    evaluation = (not shuffle) if evaluation is None else evaluation
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return SeededRandomSampler(len(dataset), seed) if shuffle else SequentialSampler(dataset)
-    if shuffle:
-        return DistributedSampler(dataset, shuffle=True, seed=seed)
-    return ShardedEvalSampler(len(dataset), dist.get_rank(), dist.get_world_size())
+    if evaluation:
+        return ShardedEvalSampler(len(dataset), dist.get_rank(), dist.get_world_size())
+    return DistributedSampler(dataset, shuffle=shuffle, seed=seed)
 
 
 def is_sharded(sampler: object) -> bool:

@@ -120,6 +120,8 @@ def train_one_epoch(
 ) -> EpochStats:
     """One pass over ``loader``: forward, backward, grad norms, clipping, optimizer and LR steps.
 
+    ``model`` is put in train mode, except BatchNorm layers whose parameters are all frozen.
+
     The global grad norm is computed before clipping as the L2 norm of the per-group norms
     (``torch.nn.utils.get_total_norm``) and, when ``clip_grad_norm`` is set, applied with
     ``clip_grads_with_norm_`` — the two halves of ``clip_grad_norm_``. The scheduler steps once per
@@ -130,6 +132,7 @@ def train_one_epoch(
     receives one ``steps.csv`` row per step, written before an error is raised.
     """
     model.train()
+    _freeze_batchnorm_stats(model)
     params = [p for g in groups.values() for p in g]
     totals = torch.zeros(3, dtype=torch.float64)  # loss×n, correct, n over non-skipped steps
     norms_seen: list[float] = []
@@ -339,8 +342,6 @@ def fit(
             train_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
             trainable = now_trainable
         _set_sampler_epoch(train_loader, epoch - 1)
-        train_model.train()
-        _freeze_batchnorm_stats(model)
         rows: list | None = [] if info.is_main else None
         bar = EpochProgress(mode, epoch, cfg.epochs, steps_per_epoch, cfg.log_every)
         try:

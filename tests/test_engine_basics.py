@@ -1,0 +1,152 @@
+"""engine.device, engine.seed, engine.sampling, engine.optim: small pieces with exact expectations."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from classifykit.config import TrainConfig
+from classifykit.engine import device as device_mod
+from classifykit.engine.optim import build_optimizer, build_param_groups, build_scheduler
+from classifykit.engine.sampling import SeededRandomSampler, ShardedEvalSampler, distributed_sampler
+from classifykit.engine.seed import seed_everything, seed_worker
+from classifykit.errors import ClassifykitError
+
+
+def test_select_device_names(monkeypatch):
+    assert device_mod.select_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert device_mod.select_device("auto").type in ("cpu", "mps")
+    with pytest.raises(ClassifykitError, match="--device 'gpu0' is not a device name; use one of auto, cpu"):
+        device_mod.select_device("gpu0")
+    with pytest.raises(ClassifykitError, match="--device cuda:1: CUDA is not available"):
+        device_mod.select_device("cuda:1")
+
+
+def test_select_device_prefers_cuda_and_checks_index(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert device_mod.select_device("auto") == torch.device("cuda")
+    assert device_mod.select_device("CUDA:1") == torch.device("cuda", 1)
+    with pytest.raises(ClassifykitError, match=r"has 2 CUDA device\(s\) \(cuda:0..cuda:1\)"):
+        device_mod.select_device("cuda:2")
+
+
+def test_amp_dtype_only_on_cuda():
+    assert device_mod.amp_dtype(torch.device("cpu")) is None
+    assert device_mod.amp_dtype(torch.device("cuda"), enabled=False) is None
+
+
+def test_seed_everything_repeats_all_generators():
+    def draw():
+        return random.random(), float(np.random.rand()), float(torch.rand(()))
+
+    seed_everything(7)
+    first = draw()
+    seed_everything(7)
+    assert draw() == first
+    seed_everything(8)
+    assert draw() != first
+
+
+def test_seed_everything_deterministic_flag():
+    try:
+        seed_everything(0, deterministic=True)
+        assert torch.are_deterministic_algorithms_enabled() and not torch.backends.cudnn.benchmark
+    finally:
+        seed_everything(0, deterministic=False)
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
+def test_seed_worker_seeds_numpy_from_torch_seed():
+    torch.manual_seed(1234 + 1)  # what a DataLoader worker with base_seed 1234, id 1 starts with
+    seed_worker(1)
+    a = np.random.rand(3)
+    np.random.seed(1235)
+    assert np.array_equal(a, np.random.rand(3))
+
+
+def test_seeded_sampler_depends_only_on_seed_and_epoch():
+    s = SeededRandomSampler(50, seed=3)
+    e0 = list(s)
+    torch.manual_seed(99)  # the global generator must not matter
+    assert list(s) == e0 and sorted(e0) == list(range(50)) and len(s) == 50
+    s.set_epoch(1)
+    e1 = list(s)
+    assert e1 != e0
+    g = torch.Generator().manual_seed(3 + 1)  # same convention as DistributedSampler: seed + epoch
+    assert e1 == torch.randperm(50, generator=g).tolist()
+    assert list(SeededRandomSampler(50, seed=4)) != e0
+
+
+def test_sharded_eval_sampler_covers_each_item_once():
+    shards = [list(ShardedEvalSampler(11, r, 3)) for r in range(3)]
+    assert shards == [[0, 3, 6, 9], [1, 4, 7, 10], [2, 5, 8]]
+    assert [len(ShardedEvalSampler(11, r, 3)) for r in range(3)] == [4, 4, 3]
+
+
+def test_distributed_sampler_single_process():
+    data = list(range(5))
+    assert isinstance(distributed_sampler(data, shuffle=True, seed=1), SeededRandomSampler)
+    assert list(distributed_sampler(data, shuffle=False)) == [0, 1, 2, 3, 4]
+
+
+def _net():
+    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4, 2))
+
+
+def test_param_groups_no_decay_on_norms_and_biases():
+    net = _net()
+    groups = build_param_groups(net, [{"name": "body", "params": list(net[:2].parameters()), "frozen_epochs": 2, "lr": 0.1},
+                                      {"name": "head", "params": list(net[3].parameters())}], 0.05)
+    summary = [(g["name"], [tuple(p.shape) for p in g["params"]], g["weight_decay"], g["frozen_epochs"]) for g in groups]
+    assert summary == [
+        ("body", [(4, 1, 3, 3)], 0.05, 2),
+        ("body.no_decay", [(4,), (4,), (4,)], 0.0, 2),  # conv bias, BN weight, BN bias
+        ("head", [(2, 4)], 0.05, 0),
+        ("head.no_decay", [(2,)], 0.0, 0),
+    ]
+    assert groups[0]["lr"] == 0.1 and "lr" not in groups[2]
+
+
+def test_param_groups_must_cover_trainable_params():
+    net = _net()
+    with pytest.raises(ValueError, match="parameters in no parameter group"):
+        build_param_groups(net, [{"params": list(net[3].parameters())}], 0.0)
+
+
+def _lrs(cfg, steps_per_epoch=5):
+    opt = build_optimizer(cfg, build_param_groups(_net(), None, cfg.weight_decay))
+    sched = build_scheduler(cfg, opt, steps_per_epoch)
+    out = []
+    for _ in range(cfg.epochs * steps_per_epoch):
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        if sched is not None:
+            sched.step()
+    return out, opt
+
+
+def test_cosine_schedule_with_linear_warmup():
+    lrs, _ = _lrs(TrainConfig(schedule="cosine", epochs=2, warmup_epochs=1.0, lr=1.0))
+    # warmup 5 steps from 1/6 to 1, then cosine over the remaining 5 steps
+    assert lrs[:6] == pytest.approx([1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6, 1.0])
+    assert lrs[6:] == pytest.approx([(1 + np.cos(np.pi * k / 5)) / 2 for k in range(1, 5)])
+
+
+def test_onecycle_and_constant_schedules():
+    lrs, opt = _lrs(TrainConfig(schedule="onecycle", epochs=2, lr=1.0))
+    assert lrs[0] == pytest.approx(1 / 25) and max(lrs) == pytest.approx(1.0, rel=0.05) and lrs[-1] < 1e-3
+    assert isinstance(opt, torch.optim.AdamW)
+    lrs, opt = _lrs(TrainConfig(schedule="constant", optimizer="sgd", epochs=1, lr=0.3))
+    assert lrs == [0.3] * 5 and opt.param_groups[0]["nesterov"] is True
+
+
+def test_bad_optimizer_and_schedule_names():
+    with pytest.raises(ClassifykitError, match="--optimizer 'adam': use adamw or sgd"):
+        build_optimizer(TrainConfig(optimizer="adam"), build_param_groups(_net(), None, 0.0))
+    opt = build_optimizer(TrainConfig(), build_param_groups(_net(), None, 0.0))
+    with pytest.raises(ClassifykitError, match="--schedule 'step': use onecycle, cosine or constant"):
+        build_scheduler(TrainConfig(schedule="step"), opt, 3)
