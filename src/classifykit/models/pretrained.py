@@ -144,8 +144,12 @@ def load_state_dict_into(model: nn.Module, state_dict: dict[str, torch.Tensor], 
     ]
     if missing or unexpected or mismatched:
         parts = [
-            f"{len(items)} {what}: {_listing(items)}"
-            for what, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", mismatched))
+            f"{len(items)} {one if len(items) == 1 else many}: {_listing(items)}"
+            for one, many, items in (
+                ("missing key", "missing keys", missing),
+                ("unexpected key", "unexpected keys", unexpected),
+                ("shape mismatch", "shape mismatches", mismatched),
+            )
             if items
         ]
         raise ClassifykitError(

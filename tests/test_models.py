@@ -1,0 +1,148 @@
+"""The model registry and the built-in architectures: shapes, parameter counts, errors."""
+
+import pytest
+import torch
+
+from classifykit.errors import ClassifykitError
+from classifykit.models import create_model, list_models, model_info, registry
+from classifykit.models.flops import forward_flops
+
+IMAGE_MODELS = list_models("image")
+
+
+def test_registry_lists_every_builtin_architecture():
+    assert IMAGE_MODELS == [
+        "convnext_tiny",
+        "efficientnet-lite0",
+        "efficientnet_b0",
+        "mobilenet_v3_small",
+        "resnet18",
+        "resnet18-small",
+        "resnet34",
+        "resnet50",
+        "smallcnn",
+    ]
+    assert set(list_models()) == set(IMAGE_MODELS) | set(list_models("text"))
+
+
+@pytest.mark.parametrize("name", IMAGE_MODELS)
+@pytest.mark.parametrize("in_chans", [1, 3])
+def test_every_image_model_gives_batch_by_classes_logits(name, in_chans):
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=7, in_chans=in_chans).eval()
+    info = model_info(name)
+    sizes = [28, 64] + ([224] if name == "efficientnet-lite0" else [])
+    with torch.no_grad():
+        for size in sizes:
+            size = max(size, info["min_input_size"])
+            logits = model(torch.randn(2, in_chans, size, size))
+            assert logits.shape == (2, 7)
+            assert torch.isfinite(logits).all()
+    assert model.model_name == name
+    assert model.get_submodule(model.classifier_name).out_features == 7
+    assert model.get_submodule(model.stem_conv_name).in_channels == in_chans
+    if info["min_input_size"] > 28:  # convnext_tiny: its four downsamplings leave nothing of 28 px
+        with pytest.raises(RuntimeError):
+            model(torch.randn(2, in_chans, 28, 28))
+
+
+def test_resnet18_small_parameter_counts_and_lesson_layout():
+    """Counts as in the module docstring: 1,224,645 (RGB, 5 classes) and 1,224,357 (grey)."""
+    rgb = create_model("resnet18-small", 5, in_chans=3)
+    grey = create_model("resnet18-small", 5, in_chans=1)
+    assert sum(p.numel() for p in rgb.parameters()) == 1_224_645
+    assert sum(p.numel() for p in grey.parameters()) == 1_224_357
+    # The lesson's stem and block strides: 3, then 3, 3, 2, 2.
+    assert rgb.stem[0].stride == (3, 3) and rgb.stem[0].out_channels == 16 and rgb.stem[0].padding == (0, 0)
+    strides = [getattr(rgb, f"layer{i}").conv1.stride[0] for i in range(1, 5)]
+    widths = [getattr(rgb, f"layer{i}").conv2.out_channels for i in range(1, 5)]
+    assert strides == [3, 3, 2, 2] and widths == [32, 64, 128, 256]
+    # 224 px leaves the lesson's 3×3 map before pooling.
+    x = rgb.stem(torch.randn(1, 3, 224, 224))
+    x = rgb.layer4(rgb.layer3(rgb.layer2(rgb.layer1(x))))
+    assert x.shape == (1, 256, 3, 3)
+
+
+def test_smallcnn_parameter_count_and_flops():
+    model = create_model("smallcnn", 10, in_chans=1)
+    assert sum(p.numel() for p in model.parameters()) == 278_890
+    assert forward_flops(model, 28, 1) == 43_806_208
+    assert model.training  # forward_flops restores the mode
+
+
+def test_torchvision_grey_stem_keeps_geometry():
+    model = create_model("resnet18", 4, in_chans=1)
+    assert model.conv1.in_channels == 1
+    assert (model.conv1.out_channels, model.conv1.kernel_size, model.conv1.stride, model.conv1.padding) == (
+        64,
+        (7, 7),
+        (2, 2),
+        (3, 3),
+    )
+    assert model.fc.out_features == 4
+
+
+def test_unknown_name_suggests_the_closest_and_lists_all():
+    with pytest.raises(ClassifykitError) as e:
+        create_model("resnet18_small", 3)
+    msg = str(e.value)
+    assert msg.startswith("--model 'resnet18_small': no such architecture. Did you mean 'resnet18-small'? Available: ")
+    assert all(name in msg for name in list_models())
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"num_classes": 1}, "--model smallcnn: need at least 2 classes to train a classifier, got 1."),
+        ({"num_classes": 3, "in_chans": 2}, "--channels 2: image models take 1 (grey) or 3 (RGB) channels."),
+    ],
+)
+def test_bad_class_or_channel_count(kwargs, message):
+    with pytest.raises(ClassifykitError) as e:
+        create_model("smallcnn", **kwargs)
+    assert str(e.value) == message
+
+
+def test_model_info_of_an_image_model():
+    info = model_info("efficientnet-lite0")
+    assert info == {
+        "name": "efficientnet-lite0",
+        "task": "image",
+        "input_size": 224,
+        "min_input_size": 1,
+        "classifier": "classifier",
+        "stem_conv": "stem.conv",
+        "flops_known": True,
+        "pretrained": ["efficientnet-lite0"],
+        "pretrained_preprocessing": {
+            "efficientnet-lite0": {"mean": [127 / 255] * 3, "std": [128 / 255] * 3, "input_size": 224, "in_chans": 3}
+        },
+    }
+    assert model_info("resnet50")["pretrained"] == ["IMAGENET1K_V1", "IMAGENET1K_V2", "DEFAULT"]
+
+
+def test_registry_accepts_text_models(monkeypatch):
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+    @registry.register_model("bag-of-embeddings", task="text", classifier="fc")
+    def build(num_classes, vocab_size, dim=8):
+        class Bag(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.emb = torch.nn.EmbeddingBag(vocab_size, dim)
+                self.fc = torch.nn.Linear(dim, num_classes)
+
+            def forward(self, ids, lengths):
+                return self.fc(self.emb(ids))
+
+        return Bag()
+
+    model = create_model("bag-of-embeddings", 4, vocab_size=50)
+    ids = torch.randint(0, 50, (3, 6))
+    assert model(ids, torch.full((3,), 6)).shape == (3, 4)
+    assert model.classifier_name == "fc" and model.stem_conv_name is None
+    info = model_info("bag-of-embeddings")
+    assert (info["task"], info["input_size"], info["flops_known"]) == ("text", None, False)
+    assert "bag-of-embeddings" in list_models("text") and "bag-of-embeddings" not in list_models("image")
+    with pytest.raises(ValueError, match="registered twice"):
+        registry.register_model("bag-of-embeddings", task="text")(build)

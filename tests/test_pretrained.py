@@ -1,0 +1,252 @@
+"""Loading pretrained weights: every file layout, head replacement, stem adaptation, clear errors."""
+
+import urllib.error
+import zipfile
+
+import pytest
+import torch
+import torch.hub
+import torch.serialization
+from safetensors.torch import save_file
+
+from classifykit.errors import ClassifykitError
+from classifykit.models import create_model
+from classifykit.models.pretrained import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    load_pretrained,
+    pretrained_preprocessing,
+    read_state_dict,
+)
+
+
+@pytest.fixture(scope="module")
+def source_model():
+    """A real torchvision resnet18 (1000 classes), randomly initialised with a fixed seed."""
+    torch.manual_seed(0)
+    return create_model("resnet18", 1000)
+
+
+@pytest.fixture(scope="module")
+def source_state(source_model):
+    return {k: v.clone() for k, v in source_model.state_dict().items()}
+
+
+def _layouts(state):
+    return {
+        "bare.pth": state,
+        "wrapped_state_dict.pt": {"state_dict": state, "epoch": 3},
+        "wrapped_model.pth": {"model": state, "optimizer": {"lr": 0.1}},
+        "ddp.pth": {f"module.{k}": v for k, v in state.items()},
+        "compiled.pt": {"state_dict": {f"_orig_mod.{k}": v for k, v in state.items()}},
+        "ddp_compiled.pth": {f"module._orig_mod.{k}": v for k, v in state.items()},
+    }
+
+
+def _assert_backbone_equal(model, state):
+    own = model.state_dict()
+    for k, v in state.items():
+        if not k.startswith("fc."):
+            assert torch.equal(own[k], v), k
+
+
+@pytest.mark.parametrize("layout", list(_layouts({})) + ["weights.safetensors"])
+def test_every_file_layout_loads_with_a_new_head(tmp_path, source_state, layout):
+    path = tmp_path / layout
+    if layout.endswith(".safetensors"):
+        save_file({k: v.contiguous() for k, v in source_state.items()}, str(path))
+    else:
+        torch.save(_layouts(source_state)[layout], path)
+    torch.manual_seed(1)
+    model = create_model("resnet18", 5, pretrained=str(path))
+    _assert_backbone_equal(model, source_state)
+    assert model.fc.weight.shape == (5, 512) and model.fc.bias.shape == (5,)
+    assert not torch.equal(model.fc.weight, source_state["fc.weight"][:5])
+
+
+def test_same_class_count_loads_the_head_too(tmp_path, source_state):
+    path = tmp_path / "full.pth"
+    torch.save(source_state, path)
+    model = create_model("resnet18", 1000)
+    report = load_pretrained(model, str(path), model_name="resnet18", num_classes=1000)
+    assert torch.equal(model.fc.weight, source_state["fc.weight"])
+    assert report.loaded == len(source_state) and report.head_replaced == () and not report.stem_adapted
+
+
+def test_head_replacement_is_reported(tmp_path, source_state):
+    path = tmp_path / "w.pth"
+    torch.save(source_state, path)
+    model = create_model("resnet18", 3)
+    report = load_pretrained(model, str(path), model_name="resnet18", num_classes=3)
+    assert report.head_replaced == ("fc.weight", "fc.bias")
+    assert report.loaded == len(source_state) - 2
+
+
+def test_a_model_built_with_another_class_count_gets_its_head_replaced(tmp_path, source_state):
+    path = tmp_path / "w.pth"
+    torch.save(source_state, path)
+    model = create_model("resnet18", 1000)
+    load_pretrained(model, str(path), model_name="resnet18", num_classes=7)
+    assert model.fc.out_features == 7
+    _assert_backbone_equal(model, source_state)
+
+
+def _save_as_if_on_gpu(obj, path, monkeypatch):
+    """torch.save as a CUDA machine writes it: every storage tagged 'cuda:0' (no GPU needed to write)."""
+    with monkeypatch.context() as m:
+        m.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        torch.save(obj, path)
+
+
+def test_weights_saved_on_gpu_load_on_cpu(tmp_path, source_state, monkeypatch):
+    path = tmp_path / "gpu.pth"
+    _save_as_if_on_gpu({"state_dict": {f"module.{k}": v for k, v in source_state.items()}}, path, monkeypatch)
+    with zipfile.ZipFile(path) as z:
+        pickle_bytes = z.read(next(n for n in z.namelist() if n.endswith("data.pkl")))
+    assert b"cuda:0" in pickle_bytes
+    model = create_model("resnet18", 5, pretrained=str(path))
+    _assert_backbone_equal(model, source_state)
+    assert all(t.device.type == "cpu" for t in model.state_dict().values())
+
+
+def test_rgb_stem_is_summed_for_grey_input_and_grey_response_is_unchanged(tmp_path, source_state):
+    path = tmp_path / "w.pth"
+    torch.save(source_state, path)
+    grey = create_model("resnet18", 1000, in_chans=1, pretrained=str(path)).eval()
+    rgb = create_model("resnet18", 1000, in_chans=3, pretrained=str(path)).eval()
+    assert torch.equal(grey.conv1.weight, source_state["conv1.weight"].sum(dim=1, keepdim=True))
+    x = torch.rand(2, 1, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(grey(x), rgb(x.expand(-1, 3, -1, -1)), atol=1e-4, rtol=1e-4)
+
+
+def test_mismatched_file_lists_every_missing_unexpected_and_misshapen_key(tmp_path, source_state):
+    state = dict(source_state)
+    del state["layer4.1.bn2.running_mean"]
+    del state["layer4.1.bn2.running_var"]
+    state["extra.weight"] = torch.zeros(3)
+    state["layer1.0.conv1.weight"] = torch.zeros(64, 64, 1, 1)
+    path = tmp_path / "bad.pth"
+    torch.save(state, path)
+    with pytest.raises(ClassifykitError) as e:
+        create_model("resnet18", 5, pretrained=str(path))
+    assert str(e.value) == (
+        f"--pretrained {path}: the weights do not fit --model resnet18; "
+        "2 missing keys: layer4.1.bn2.running_mean, layer4.1.bn2.running_var; "
+        "1 unexpected key: extra.weight; "
+        "1 shape mismatch: layer1.0.conv1.weight (file 64×64×1×1, model 64×64×3×3). "
+        "Pass weights saved from a resnet18 model, or choose the --model they were trained with."
+    )
+
+
+def test_another_architecture_is_refused_with_a_shortened_listing(tmp_path, source_state):
+    path = tmp_path / "resnet18.pth"
+    torch.save(source_state, path)
+    with pytest.raises(ClassifykitError) as e:
+        create_model("resnet34", 5, pretrained=str(path))
+    msg = str(e.value)
+    assert "the weights do not fit --model resnet34; 96 missing keys: layer1.2.conv1.weight," in msg
+    assert "... (84 more)" in msg
+
+
+def test_pickled_code_is_never_loaded(tmp_path):
+    path = tmp_path / "model_object.pth"
+    torch.save({"model": torch.nn.Linear(2, 2)}, path)
+    with pytest.raises(ClassifykitError) as e:
+        read_state_dict(path)
+    assert str(e.value).startswith(f"--pretrained {path}: cannot read it as weights (UnpicklingError: ")
+    assert "save the model's state_dict(), not the model object." in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("w.ckpt", None, "--pretrained {path}: expected a .pth/.pt/.bin/.safetensors weights file."),
+        ("missing.pth", None, "--pretrained {path}: no such file."),
+        (
+            "meta.pth",
+            {"epoch": 3, "best_acc": 0.9},
+            "--pretrained {path}: expected a state_dict (names -> tensors), bare or under 'state_dict' / 'model'; "
+            "found dict with keys epoch, best_acc.",
+        ),
+    ],
+)
+def test_unusable_files(tmp_path, name, content, message):
+    path = tmp_path / name
+    if content is not None:
+        torch.save(content, path)
+    elif name.endswith(".ckpt"):
+        path.write_bytes(b"x")
+    with pytest.raises(ClassifykitError) as e:
+        read_state_dict(path)
+    assert str(e.value) == message.format(path=path)
+
+
+def test_torchvision_weights_offline_say_to_pass_a_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(torch.hub, "urlopen", offline)
+    with pytest.raises(ClassifykitError) as e:
+        create_model("resnet18", 5, pretrained="IMAGENET1K_V1")
+    assert str(e.value) == (
+        "--pretrained IMAGENET1K_V1: could not download https://download.pytorch.org/models/resnet18-f37072fd.pth "
+        "into torch's cache (URLError: <urlopen error [Errno -2] Name or service not known>). Without internet, "
+        "download the file elsewhere and pass its path: --pretrained /path/to/resnet18-f37072fd.pth."
+    )
+
+
+def test_torchvision_weights_from_the_cache_load_without_network(tmp_path, monkeypatch, source_state):
+    """A file already in torch's cache (what a download leaves) is used as is."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    cached = tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
+    cached.parent.mkdir(parents=True)
+    torch.save(source_state, cached)
+    report = load_pretrained(create_model("resnet18", 5), "IMAGENET1K_V1", model_name="resnet18", num_classes=5)
+    assert report.loaded == len(source_state) - 2
+
+
+@pytest.mark.parametrize(
+    "source, model_name, message",
+    [
+        (
+            "IMAGENET9K",
+            "resnet18",
+            "--pretrained IMAGENET9K: not a weights file and not a weights name of --model resnet18 (its names: "
+            "IMAGENET1K_V1, DEFAULT); pass a local .pth/.pt/.safetensors weights file or efficientnet-lite0 "
+            "with --model efficientnet-lite0.",
+        ),
+        (
+            "ResNet50_Weights.IMAGENET1K_V2",
+            "resnet18",
+            "--pretrained ResNet50_Weights.IMAGENET1K_V2: these torchvision weights are not for --model resnet18.",
+        ),
+        (
+            "efficientnet-lite0",
+            "resnet18",
+            "--pretrained efficientnet-lite0: these weights fit only --model efficientnet-lite0, not resnet18.",
+        ),
+    ],
+)
+def test_wrong_weights_names(source, model_name, message):
+    with pytest.raises(ClassifykitError) as e:
+        create_model(model_name, 5, pretrained=source)
+    assert str(e.value) == message
+
+
+def test_preprocessing_follows_the_weights(tmp_path):
+    imagenet = {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "input_size": 224, "in_chans": 3}
+    assert pretrained_preprocessing(None, "resnet18") is None
+    assert pretrained_preprocessing("IMAGENET1K_V1", "resnet18") == imagenet
+    assert pretrained_preprocessing("ResNet50_Weights.IMAGENET1K_V2", "resnet50") == imagenet
+    assert pretrained_preprocessing(str(tmp_path / "w.safetensors"), "mobilenet_v3_small") == imagenet
+    assert pretrained_preprocessing("efficientnet-lite0", "efficientnet-lite0") == {
+        "mean": [127 / 255] * 3,
+        "std": [128 / 255] * 3,
+        "input_size": 224,
+        "in_chans": 3,
+    }
+    with pytest.raises(ClassifykitError, match="fit only --model efficientnet-lite0"):
+        pretrained_preprocessing("efficientnet-lite0", "smallcnn")
