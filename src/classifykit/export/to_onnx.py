@@ -14,12 +14,15 @@ not as a silently wrong model.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from classifykit.errors import ClassifykitError
 from classifykit.export.signature import OUTPUT, dynamic_axes, input_names
@@ -36,6 +39,35 @@ def check_opset(opset: int) -> None:
     if not MIN_OPSET <= opset <= MAX_OPSET:
         raise ClassifykitError(f"--opset {opset}: the exporter writes opsets {MIN_OPSET}..{MAX_OPSET}; "
                                f"{DEFAULT_OPSET} (the default) suits current runtimes.")
+
+
+def _use_packed_output(module: nn.Module, inputs: tuple, out: tuple) -> tuple | None:
+    """Forward hook: make the final hidden state depend (by ``+ 0·x``) on the RNN's padded output.
+
+    Why: the exporter's ONNX peephole pass (``pushPackingPastRnn``) crashes with
+    "vector::_M_range_check" when a packed RNN's output sequence has no consumer, which is the case
+    for a one-layer RNN classified from ``h_n`` alone (``pooling="last"``). Unpacking the output and
+    adding zero times one of its elements gives that output a consumer the pass can pair with the
+    packing. Exact: RNN outputs are bounded (tanh), so the term is exactly 0.
+    """
+    output, hidden = out
+    if not isinstance(output, PackedSequence):
+        return None
+    zero = pad_packed_sequence(output)[0].flatten()[:1].sum() * 0
+    if isinstance(hidden, tuple):  # LSTM: (h_n, c_n)
+        return output, tuple(h + zero for h in hidden)
+    return output, hidden + zero
+
+
+@contextlib.contextmanager
+def _packed_rnn_outputs_used(model: nn.Module) -> Iterator[None]:
+    """Install :func:`_use_packed_output` on every RNN/LSTM/GRU in ``model`` for the duration of an export."""
+    handles = [m.register_forward_hook(_use_packed_output) for m in model.modules() if isinstance(m, nn.RNNBase)]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
 
 
 def export_onnx(model: nn.Module, example: tuple[torch.Tensor, ...], path: Path, task: str,
@@ -55,7 +87,7 @@ def export_onnx(model: nn.Module, example: tuple[torch.Tensor, ...], path: Path,
         # The deprecation notice is documented above; the tracer's shape warnings (e.g. LSTM batch
         # size) concern exactly what verify() then checks on other batch sizes and lengths.
         warnings.simplefilter("ignore")
-        with torch.no_grad():
+        with torch.no_grad(), _packed_rnn_outputs_used(model):
             torch.onnx.export(model, example, str(path), dynamo=False, input_names=input_names(task),
                               output_names=[OUTPUT], dynamic_axes=dynamic_axes(task), opset_version=opset,
                               do_constant_folding=True)
