@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from classifykit.errors import ClassifykitError
+from classifykit.io import atomic_write_bytes
 
 _NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 TIMEOUT_S = 120
@@ -66,15 +67,17 @@ def dump_dom(html_path: str | Path) -> str:
 
 
 def screenshot(html_path: str | Path, png_path: str | Path, width: int = 1280, height: int = 4000) -> Path:
-    """Save a ``width``×``height`` pixel PNG screenshot of the page to ``png_path``.
+    """Save a ``width``×``height`` pixel PNG screenshot of the page to ``png_path`` (atomically).
 
     Raises:
         ClassifykitError: Chromium is missing or fails, or wrote no file.
     """
-    png_path = Path(png_path).resolve()
-    png_path.unlink(missing_ok=True)
-    _run([f"--virtual-time-budget={VIRTUAL_TIME_MS}", f"--window-size={width},{height}",
-          f"--screenshot={png_path}"], Path(html_path))
-    if not png_path.is_file():
-        raise ClassifykitError(f"Chromium wrote no screenshot to {png_path}.")
+    png_path = Path(png_path)
+    with tempfile.TemporaryDirectory(prefix="classifykit-shot-") as tmp:
+        shot = Path(tmp) / "shot.png"
+        _run([f"--virtual-time-budget={VIRTUAL_TIME_MS}", f"--window-size={width},{height}",
+              f"--screenshot={shot}"], Path(html_path))
+        if not shot.is_file():
+            raise ClassifykitError(f"Chromium wrote no screenshot of {html_path}.")
+        atomic_write_bytes(png_path, shot.read_bytes())
     return png_path

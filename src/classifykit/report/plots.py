@@ -14,7 +14,7 @@ import matplotlib
 import numpy as np
 from matplotlib import rc_context
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import LogFormatter, MaxNLocator
 
 from classifykit.io import atomic_write_bytes
 
@@ -52,6 +52,20 @@ def _positive(values: np.ndarray) -> np.ndarray:
     v = np.asarray(values, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         return np.where(np.isfinite(v) & (v > 0), v, np.nan)
+
+
+class _PlainLogFormatter(LogFormatter):
+    """matplotlib's choice of which log ticks to label, written as plain numbers (``0.6``, not ``6e−01``)."""
+
+    def __call__(self, x, pos=None):
+        return f"{x:g}" if super().__call__(x, pos) else ""
+
+
+def _log_y(ax) -> None:
+    """Log y axis labelled with plain numbers; minor ticks are labelled too when the range is short."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(_PlainLogFormatter(labelOnlyBase=False))
+    ax.yaxis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(1.5, 0.5)))
 
 
 def learning_curves(path: Path, epoch: np.ndarray, train_loss: np.ndarray, val_loss: np.ndarray,
@@ -112,7 +126,7 @@ def grad_norms(path: Path, step: np.ndarray, grad_norm: np.ndarray, clip: float 
         bad = ~np.isfinite(np.asarray(grad_norm, dtype=np.float64))
         for i, s in enumerate(np.asarray(step)[bad]):
             ax.axvline(s, color=BAD, lw=0.8, alpha=0.6, label="NaN / inf" if i == 0 else None)
-        ax.set_yscale("log")
+        _log_y(ax)
         ax.set_title("Gradient norm per step (global L2, before clipping)")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
         if group_norms:
@@ -121,7 +135,7 @@ def grad_norms(path: Path, step: np.ndarray, grad_norm: np.ndarray, clip: float 
             colors = [palette(i % palette.N) for i in range(len(group_norms))]
             for (name, values), color in zip(group_norms.items(), colors):
                 gax.plot(step, _positive(values), lw=0.8, color=color, label=name)
-            gax.set_yscale("log")
+            _log_y(gax)
             gax.set_title("Gradient norm per layer group (early layers first in the legend)")
             gax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), ncols=1 if len(group_norms) <= 16 else 2)
         axes[-1, 0].set_xlabel("step")
@@ -135,9 +149,9 @@ def confusion(path: Path, classes: list[str], counts: np.ndarray) -> Path:
     rows = counts.sum(axis=1, keepdims=True)
     norm = np.divide(counts, rows, out=np.zeros(counts.shape, dtype=np.float64), where=rows > 0)
     label_size = 8 if k <= 20 else max(4, 8 - k // 20)
-    with _figure(path, 2 * side + 1.2, side + 0.6, 1, 2) as (fig, axes):
+    with _figure(path, 2 * side + 1.4, side, 1, 2) as (fig, axes):
         for ax, values, title, fmt, vmax in ((axes[0, 0], counts, "Counts", "d", None),
-                                             (axes[0, 1], norm, "Row-normalised (recall on the diagonal)", ".2f", 1)):
+                                             (axes[0, 1], norm, "Row-normalised (recall)", ".2f", 1)):
             im = ax.imshow(values, cmap="Blues", vmin=0, vmax=vmax)
             ax.set_title(title)
             ax.set_xlabel("predicted")
