@@ -73,7 +73,7 @@ def test_vanishing_when_early_groups_are_tiny():
     groups = {"embedding": 1e-4 * late, "rnn": 2e-4 * late, "fc": late}
     (finding,) = diagnose_vanishing(groups)
     assert finding.title == "Vanishing gradients"
-    assert "embedding 1.0e-04×" in finding.message and "rnn 2.0e-04×" in finding.message
+    assert "embedding at 1.0e-04×, rnn at 2.0e-04×" in finding.message
     assert "forget-gate" in finding.message and "residual" in finding.message
 
 

@@ -159,7 +159,7 @@ def diagnose_vanishing(group_norms: dict[str, np.ndarray], ratio: float = VANISH
     starved = [(n, medians[n] / medians[last]) for n in names[:-1] if medians[n] < ratio * medians[last]]
     if not starved:
         return []
-    detail = ", ".join(f"{n} {r:.1e}×" for n, r in starved)
+    detail = ", ".join(f"{n} at {r:.1e}×" for n, r in starved)
     return [Finding(
         "warning", "Vanishing gradients",
         f"Early layers get almost no gradient: median gradient norm relative to the last group "
