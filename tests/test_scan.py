@@ -303,3 +303,23 @@ def test_scan_command_fails_clearly_when_nothing_is_usable(tmp_path: Path) -> No
     assert isinstance(res.exception, ClassifykitError)
     assert "no usable images; every file was skipped" in str(res.exception)
     assert read_csv_rows(tmp_path / "skipped.csv") == [{"file": "c/x.png", "reason": "empty file: 0 bytes"}]
+
+
+def test_unreadable_folder_is_skipped_with_its_reason(tmp_path: Path, monkeypatch) -> None:
+    root = tmp_path / "d"
+    save(root / "cats" / "a.png", rgb())
+    save(root / "cats" / "locked" / "b.png", rgb())
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    r = scan_folder(root, progress=False)
+    assert [it.path for it in r.items] == ["cats/a.png"]
+    assert r.skipped == [("cats/locked/", "unreadable folder: Permission denied")]
+    monkeypatch.setattr(os, "scandir", lambda path: (_ for _ in ()).throw(PermissionError(13, "Permission denied")))
+    with pytest.raises(ClassifykitError, match=r"d: cannot read the folder \(Permission denied\); check its permissions\."):
+        scan_folder(root, progress=False)

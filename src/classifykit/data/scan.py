@@ -229,13 +229,16 @@ def _check_files(
         else:
             size = max(16, min(512, len(todo) // (workers * 8)))
             chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            pool = ProcessPoolExecutor(max_workers=workers)
+            try:
                 futures = {pool.submit(_check_many, [f.location for f in c]): c for c in chunks}
                 for fut in as_completed(futures):
                     chunk = futures[fut]
                     for f, r in zip(chunk, fut.result()):
                         results[f.key] = r
                     bar.advance(len(chunk))
+            finally:  # on Ctrl-C, drop the queued chunks instead of decoding them all first
+                pool.shutdown(wait=True, cancel_futures=True)
     finally:
         bar.close()
     if cache_path is not None and (todo or len(cached) != len(files)):
@@ -250,14 +253,22 @@ def _check_files(
     return results, len(files) - len(todo)
 
 
-def _visible(folder: str) -> list[os.DirEntry]:
-    with os.scandir(folder) as it:
-        return sorted((e for e in it if not is_hidden(e.name)), key=lambda e: e.name)
+def _visible(folder: str, key: str | None = None, skipped: list[tuple[str, str]] | None = None) -> list[os.DirEntry]:
+    """Visible entries of ``folder`` sorted by name. An unreadable folder is skipped as ``key/``
+    (or, without ``skipped``, is a ClassifykitError)."""
+    try:
+        with os.scandir(folder) as it:
+            return sorted((e for e in it if not is_hidden(e.name)), key=lambda e: e.name)
+    except OSError as e:
+        if skipped is None:
+            raise ClassifykitError(f"{folder}: cannot read the folder ({e.strerror}); check its permissions.") from None
+        skipped.append((f"{key}/", f"unreadable folder: {e.strerror}"))
+        return []
 
 
 def _walk_class(folder: str, prefix: str, label: str, files: list[_File], skipped: list[tuple[str, str]]) -> None:
     """Collect the images under ``folder``, whose POSIX path relative to the root is ``prefix``."""
-    for entry in _visible(folder):
+    for entry in _visible(folder, prefix, skipped):
         key = f"{prefix}/{entry.name}"
         if entry.is_dir(follow_symlinks=False):
             _walk_class(entry.path, key, label, files, skipped)
@@ -275,7 +286,7 @@ def _walk_class(folder: str, prefix: str, label: str, files: list[_File], skippe
 def _class_folders(folder: str, prefix: str, skipped: list[tuple[str, str]]) -> list[os.DirEntry]:
     """Visible subfolders of ``folder`` (``prefix`` relative to the root); its own files are skipped."""
     folders = []
-    for entry in _visible(folder):
+    for entry in _visible(folder, prefix.rstrip("/"), skipped):
         if entry.is_dir():
             folders.append(entry)
         elif entry.is_file():
@@ -287,7 +298,7 @@ def _is_preset(top: list[os.DirEntry]) -> bool:
     names = [e.name.lower() for e in top if e.is_dir()]
     if "train" not in names or any(n not in SPLIT_FOLDERS for n in names):
         return False
-    return all(any(e.is_dir() for e in _visible(d.path)) for d in top if d.is_dir())
+    return all(any(e.is_dir() for e in _visible(d.path, d.name, [])) for d in top if d.is_dir())
 
 
 def scan_folder(
