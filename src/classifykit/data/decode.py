@@ -25,7 +25,6 @@ Multi-frame files (GIF, TIFF) give their first frame.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Iterable
 from typing import IO
 
@@ -77,16 +76,20 @@ def _open(source: str | os.PathLike | IO[bytes]) -> Image.Image:
     """Open and fully decode ``source``; every failure becomes a ClassifykitError naming the file."""
     name = _name(source)
     try:
-        # A DecompressionBombWarning (between 1x and 2x Image.MAX_IMAGE_PIXELS) becomes an error here,
-        # for this call only; the global limit itself is never changed. Leaving the ``with`` closes the
-        # file (multi-frame files would otherwise keep it open); the loaded pixels stay usable.
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(source) as im:
-                im.load()
+        # Leaving the ``with`` closes the file (multi-frame files would otherwise keep it open); the
+        # loaded pixels stay usable.
+        with Image.open(source) as im:
+            # Image.open reads only the header. Pillow itself raises above 2x MAX_IMAGE_PIXELS and only
+            # warns between 1x and 2x; refuse from 1x, before decoding, without touching the global
+            # limit or the (process-wide, not thread-safe) warning filters.
+            if Image.MAX_IMAGE_PIXELS is not None and im.width * im.height > Image.MAX_IMAGE_PIXELS:
+                raise Image.DecompressionBombError(
+                    f"{im.width}×{im.height} = {im.width * im.height} pixels exceeds the limit of {Image.MAX_IMAGE_PIXELS}"
+                )
+            im.load()
     except FileNotFoundError as e:
         raise ClassifykitError(f"{name}: no such file; rescan the folder or fix the manifest.") from e
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+    except Image.DecompressionBombError as e:
         raise ClassifykitError(
             f"{name}: image too large to decode safely ({e}); resize it below "
             f"{Image.MAX_IMAGE_PIXELS} pixels or remove it."
@@ -157,7 +160,7 @@ def decode_image(source: str | os.PathLike | IO[bytes], channels: int | None = N
         raise ClassifykitError(f"--channels {channels}: use 1 (grey) or 3 (RGB).")
     im = _open(source)
     try:
-        im = ImageOps.exif_transpose(im)
+        ImageOps.exif_transpose(im, in_place=True)  # in place: no copy for the usual unrotated image
         im = _to_natural(im)
     except (OSError, ValueError, SyntaxError) as e:
         raise ClassifykitError(f"{_name(source)}: cannot convert the image ({e}); re-export it as PNG or JPEG.") from e
