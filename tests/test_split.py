@@ -135,6 +135,16 @@ def test_preset_split_is_kept_and_val_carved_from_train() -> None:
     assert complete_preset_split(with_val, labels) == with_val
 
 
+def test_preset_train_class_of_one_stays_in_train_with_a_message() -> None:
+    preset = {"a1": "train", "a2": "train", "a3": "train", "a4": "train", "b1": "train", "a5": "test", "b2": "test"}
+    labels = {k: k[0] for k in preset}
+    with pytest.warns(SmallClassWarning, match=r"1 class\(es\) have fewer than 2 items, too few for one in train and one in val.*'b' \(1\)"):
+        out = complete_preset_split(preset, labels, val_ratio=0.15, seed=0)
+    assert out["b1"] == "train" and out["a5"] == out["b2"] == "test"
+    # 0.15 × 7 items = 1.05 val items, rounded up as scikit-learn does (ceil of the test size)
+    assert Counter(out[k] for k in ("a1", "a2", "a3", "a4")) == {"train": 2, "val": 2}
+
+
 def test_write_and_read_split(tmp_path: Path) -> None:
     split = {"b/1.png": "val", "a/2.png": "train", 'é, "q".png': "test"}
     labels = {"b/1.png": "b", "a/2.png": "a", 'é, "q".png': "é"}

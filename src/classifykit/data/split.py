@@ -44,6 +44,21 @@ def check_ratios(val_ratio: float, test_ratio: float) -> None:
         )
 
 
+def _warn_small_classes(counts: Counter, need: int, what: str, stacklevel: int) -> list[str]:
+    """Sorted classes with fewer than ``need`` items, announced with a :class:`SmallClassWarning`."""
+    small = sorted(c for c, n in counts.items() if n < need)
+    if small:
+        warnings.warn(
+            SmallClassWarning(
+                f"{len(small)} class(es) have fewer than {need} items, too few for {what}, and go to train only "
+                f"(val/test will not measure them): " + ", ".join(f"{c!r} ({counts[c]})" for c in small)
+                + ". Add images to these classes or remove them."
+            ),
+            stacklevel=stacklevel,
+        )
+    return small
+
+
 def _carve(keys: list, labels: list[str], share: float, seed: int, name: str) -> tuple[list, list]:
     """Split ``keys`` into ``(rest, carved)`` with ``share`` of them carved out, stratified by label."""
     from sklearn.model_selection import train_test_split
@@ -95,27 +110,13 @@ def stratified_split(
     if len(label_of) != len(keys):
         dup = next(k for k, n in Counter(keys).items() if n > 1)
         raise ClassifykitError(f"Item {dup!r} is listed more than once; list each item once.")
-    counts = Counter(labels)
     need = 1 + (val_ratio > 0) + (test_ratio > 0)
-    small = sorted(c for c, n in counts.items() if n < need)
-    if small:
-        warnings.warn(
-            SmallClassWarning(
-                f"{len(small)} class(es) have fewer than {need} items, too few for one in each split, "
-                f"and go to train only (val/test will not measure them): "
-                + ", ".join(f"{c!r} ({counts[c]})" for c in small)
-                + ". Add images to these classes or remove them."
-            ),
-            stacklevel=2,
-        )
-    small_set = set(small)
-    pool = sorted(k for k in label_of if label_of[k] not in small_set)
-    split = {k: "train" for k in label_of if label_of[k] in small_set}
-    n = len(pool)
+    small = set(_warn_small_classes(Counter(labels), need, "one in each split", stacklevel=3))
+    pool = sorted(k for k in label_of if label_of[k] not in small)
+    split = {k: "train" for k in label_of if label_of[k] in small}
     rest, test = _carve(pool, [label_of[k] for k in pool], test_ratio, seed, "test")
     # val_ratio is a share of all items; of what is left after test that is val / (1 - test).
-    val_share = val_ratio / (1.0 - test_ratio) if n else 0.0
-    train, val = _carve(rest, [label_of[k] for k in rest], val_share, seed, "val")
+    train, val = _carve(rest, [label_of[k] for k in rest], val_ratio / (1.0 - test_ratio), seed, "val")
     split.update({k: "train" for k in train})
     split.update({k: "val" for k in val})
     split.update({k: "test" for k in test})
@@ -132,6 +133,9 @@ def complete_preset_split(preset: dict, labels: dict, *, val_ratio: float = 0.15
         preset: ``{key: "train"|"val"|"test"}`` (e.g. ``ScanResult.preset_split``).
         labels: ``{key: label}`` for the same keys.
 
+    Warns:
+        SmallClassWarning: classes with fewer than 2 train items stay in train only.
+
     Raises:
         ClassifykitError: the val share does not fit in the train part.
     """
@@ -144,8 +148,10 @@ def complete_preset_split(preset: dict, labels: dict, *, val_ratio: float = 0.15
             f"--val-ratio {val_ratio}: {val_ratio * len(preset):.0f} val items would be carved from a train folder of "
             f"{len(train)}; lower --val-ratio."
         )
+    small = set(_warn_small_classes(Counter(labels[k] for k in train), 2, "one in train and one in val", stacklevel=3))
+    pool = [k for k in train if labels[k] not in small]
     out = dict(preset)
-    _, val = _carve(train, [labels[k] for k in train], share, seed, "val")
+    _, val = _carve(pool, [labels[k] for k in pool], share * len(train) / len(pool) if pool else 0.0, seed, "val")
     out.update({k: "val" for k in val})
     return out
 
