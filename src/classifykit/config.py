@@ -57,6 +57,7 @@ class DataConfig:
     name: str | None = _f(None, "Run folder name (default: <data name>-<timestamp>).")
     val_ratio: float = _f(0.15, "Share of items in the validation split.")
     test_ratio: float = _f(0.25, "Share of items in the test split (the largest held-out share: small test sets are unstable).")
+    root: str | None = _f(None, "Folder a manifest's relative paths start from (default: the manifest's folder).")
     encoding: str = _f("utf-8", "Text encoding of a manifest or text table (utf-8 also accepts a BOM).")
     path_column: str | None = _f(None, "Manifest column holding image paths (default: auto-detect).")
     text_column: str | None = _f(None, "Text table column holding texts (default: auto-detect).")

@@ -10,12 +10,15 @@ from classifykit.cli.app import app
 from classifykit.errors import ClassifykitError
 
 # Each module adds its commands to ``app`` on import.
-from classifykit.cli import scan  # noqa: E402,F401
+from classifykit.cli import evaluate, export, report, scan, train  # noqa: E402,F401
 
 
 def main() -> None:
     """Entry point of the ``classifykit`` console script: user errors print one message, exit 2."""
     try:
+        from classifykit.launch import relaunch_under_torchrun
+
+        relaunch_under_torchrun()  # `train ... --nproc N`: becomes torchrun with N processes
         app()
     except ClassifykitError as e:
         Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False)

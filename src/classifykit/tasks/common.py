@@ -14,6 +14,14 @@ from classifykit.errors import ClassifykitError
 from classifykit.io import read_json, write_csv, write_json
 
 
+def say(cfg: Any, line: str) -> None:
+    """Print one status line unless ``--quiet`` (rank 0 only: other ranks never print)."""
+    from classifykit.engine.distributed import dist_info
+
+    if not getattr(cfg, "quiet", False) and dist_info().is_main:
+        print(line, flush=True)
+
+
 def prepare_run_dir(cfg: Any, prefix: str, resume: str | None) -> Path:
     """Return the run folder: ``resume`` if given (must hold ``checkpoints/last.pt``), else a new one.
 

@@ -1,0 +1,66 @@
+"""``classifykit evaluate RUN [--data DIR|manifest]`` and ``classifykit predict RUN INPUTS...``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from classifykit.cli.app import app
+from classifykit.tasks.common import format_accuracy
+
+console = Console(highlight=False)
+
+
+def print_evaluation(report: dict, out_dir: Path) -> None:
+    """The accuracy line with its interval, then per-class precision/recall/F1/support."""
+    table = Table(title="Per-class results")
+    for col in ("class", "precision", "recall", "F1", "support"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for row in report["per_class"]:
+        table.add_row(row["class"], f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"]))
+    console.print(table)
+    top = ", ".join(f"top-{k} {100 * v:.1f}%" for k, v in report["top_k"].items())
+    console.print(f"macro-F1 {report['macro_f1']:.3f}; {top}")
+    console.print(format_accuracy(report))
+    console.print(f"A ±2-point 95% interval at this accuracy would need about {report['n_for_pm2']} test items.")
+    console.print(f"Files: {out_dir}/eval.json, confusion.csv, test_predictions.csv")
+
+
+@app.command("evaluate")
+def evaluate_command(
+    run: Path = typer.Argument(..., help="Run folder written by classifykit train."),
+    data: Optional[str] = typer.Option(None, "--data", help="Evaluate another labelled image folder or manifest (or text table) instead of the saved test split."),
+    batch_size: int = typer.Option(256, "--batch-size", help="Batch size."),
+    device: str = typer.Option("auto", "--device", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps."),
+) -> None:
+    """Test accuracy with a 95% Wilson interval, per-class P/R/F1, confusion matrix, top-k."""
+    from classifykit.tasks.evaluate import evaluate_run
+
+    report, out_dir = evaluate_run(run, data, batch_size=batch_size, device=device)
+    print_evaluation(report, out_dir)
+    from classifykit.report import write_report
+
+    console.print(f"Report: {write_report(run)}")
+
+
+@app.command("predict")
+def predict_command(
+    run: Path = typer.Argument(..., help="Run folder written by classifykit train."),
+    inputs: Optional[list[str]] = typer.Argument(None, help="Image files, folders or a manifest CSV (image runs); text files (text runs, one text per line)."),
+    text: Optional[list[str]] = typer.Option(None, "--text", help="A text to classify (text runs; repeatable). With no inputs and no --text, texts are read from stdin."),
+    out: Path = typer.Option(Path("predictions.csv"), "--out", help="Where to write the predictions CSV."),
+    top_k: int = typer.Option(3, "--top-k", help="How many top classes to list per input."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Batch size."),
+    device: str = typer.Option("auto", "--device", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps."),
+) -> None:
+    """Predict classes with a trained run's best model; writes a CSV (input, label, probability, top-k)."""
+    from classifykit.tasks.evaluate import predict_run
+
+    n, failures = predict_run(run, list(inputs or []), list(text or []), out, top_k=top_k, batch_size=batch_size, device=device)
+    for path, error in failures:
+        console.print(f"[yellow]skipped[/] {path}: {error}")
+    console.print(f"{n} predictions written to {out}" + (f"; {len(failures)} inputs could not be read" if failures else ""))

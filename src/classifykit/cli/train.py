@@ -1,0 +1,34 @@
+"""``classifykit train images DATA`` (options generated from :class:`classifykit.config.ImageConfig`)."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Optional
+
+import typer
+
+from classifykit.cli.app import train_app
+from classifykit.cli.options import config_command
+from classifykit.config import ImageConfig
+
+_EXTRA = [
+    inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
+                      default=typer.Option(None, "--resume", help="Continue the run in this folder from checkpoints/last.pt.")),
+    inspect.Parameter("nproc", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[int],
+                      default=typer.Option(None, "--nproc", help="Launch N processes with torchrun (DDP); batch size is per process.")),
+]
+
+
+def _train_images(cfg: ImageConfig, resume: str | None = None, nproc: int | None = None) -> None:
+    """Train an image classifier on a folder (one subfolder per class) or a manifest CSV/TSV.
+
+    Scans and verifies every image, splits train/val/test (stratified, seeded), trains, evaluates the
+    best model on the test split and writes the run folder (see README).
+    """
+    # --nproc N > 1 was handled before typer ran (classifykit.cli.main re-executes under torchrun).
+    from classifykit.tasks.image import train_images
+
+    train_images(cfg, resume=resume)
+
+
+train_app.command("images", no_args_is_help=True)(config_command(ImageConfig, _train_images, extra=_EXTRA))

@@ -1,0 +1,106 @@
+"""``classifykit evaluate RUN [--data DIR|manifest]``: test figures from the saved split and class list.
+
+Without ``--data`` the run's own test split (``split.csv``) is evaluated again; with ``--data`` every
+item of another labelled folder or manifest is, its labels mapped onto the saved class list by name
+(never a rebuilt index). Writes ``eval.json``, ``confusion.csv`` and ``test_predictions.csv`` (for
+``--data``, into ``RUN/eval-<data name>/``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch.utils.data import DataLoader
+
+from classifykit import runfolder as rf
+from classifykit.config import ImageConfig
+from classifykit.data.dataset import loader_kwargs
+from classifykit.engine.device import select_device
+from classifykit.engine.loop import predict_logits
+from classifykit.errors import ClassifykitError
+from classifykit.io import read_json
+from classifykit.tasks.common import load_classes, load_saved_config, write_evaluation
+
+
+def run_task(run: Path) -> str:
+    """``"image"`` or ``"text"``, from the run's ``model.json``."""
+    path = Path(run) / rf.MODEL_META
+    if not path.is_file():
+        raise ClassifykitError(f"{run}: no {rf.MODEL_META}; give the folder of a finished classifykit run.")
+    return read_json(path)["task"]
+
+
+def evaluate_images(run: Path, data: str | None = None, *, batch_size: int = 256, device: str = "auto",
+                    num_workers: int = -1) -> tuple[dict, Path]:
+    """Evaluate an image run; returns ``(eval.json body, folder the files were written to)``.
+
+    Raises:
+        ClassifykitError: not a run folder, no test split, or ``--data`` labels outside the class list.
+    """
+    from classifykit.data.scan import scan_folder, verify_items
+    from classifykit.data.manifest import manifest_root, read_manifest
+    from classifykit.tasks.image import data_root, eval_dataset, load_data, load_trained_model
+
+    run = Path(run)
+    classes = load_classes(run)
+    dev = select_device(device)
+    model, meta = load_trained_model(run, dev)
+    if data is None:
+        cfg = load_saved_config(run, ImageConfig)
+        image_data = load_data(run, data_root(cfg))
+        paths, targets = image_data.subset("test")
+        root, out_dir, split = image_data.root, run, "test"
+        if not paths:
+            raise ClassifykitError(f"{run}: the saved split has no test items (trained with --test-ratio 0); pass --data.")
+    else:
+        source = Path(data)
+        if source.is_dir():
+            result, root = scan_folder(source, progress=False), source
+        elif source.is_file():
+            root = manifest_root(source)
+            result = verify_items(root, read_manifest(source), progress=False)
+        else:
+            raise ClassifykitError(f"--data {data}: no such folder or manifest file.")
+        unknown = sorted({it.label for it in result.items} - set(classes))
+        if unknown:
+            raise ClassifykitError(
+                f"--data {data}: labels {', '.join(map(repr, unknown))} are not among the model's classes "
+                f"({', '.join(map(repr, classes))}); remove those items or rename their folders."
+            )
+        index = {c: i for i, c in enumerate(classes)}
+        paths = [it.path for it in result.items]
+        targets = [index[it.label] for it in result.items]
+        out_dir, split = run / f"eval-{source.stem or 'data'}", f"data:{source.name}"
+        out_dir.mkdir(exist_ok=True)
+    loader = DataLoader(eval_dataset(meta, root, paths, targets), batch_size=batch_size, **loader_kwargs(num_workers, dev))
+    logits, y = predict_logits(model, loader, dev)
+    return write_evaluation(out_dir, paths, y, logits, classes, split=split), out_dir
+
+
+def evaluate_run(run: Path, data: str | None = None, *, batch_size: int = 256, device: str = "auto") -> tuple[dict, Path]:
+    """Evaluate an image or text run (dispatch on ``model.json``'s task); see :func:`evaluate_images`."""
+    if run_task(run) == "text":
+        from classifykit.tasks.text import evaluate_text
+
+        return evaluate_text(Path(run), data, batch_size=batch_size, device=device)
+    return evaluate_images(Path(run), data, batch_size=batch_size, device=device)
+
+
+def predict_run(run: Path, inputs: list[str], texts: list[str], out: Path, *, top_k: int = 3, batch_size: int = 64,
+                device: str = "auto") -> tuple[int, list[tuple[str, str]]]:
+    """Predict with an image or text run; returns ``(number predicted, [(input, error), ...])``.
+
+    Raises:
+        ClassifykitError: ``--text`` given to an image run, or no inputs for an image run.
+    """
+    if run_task(run) == "text":
+        from classifykit.tasks.text import predict_text
+
+        return predict_text(Path(run), inputs, texts, out, top_k=top_k, batch_size=batch_size, device=device)
+    if texts:
+        raise ClassifykitError(f"--text: {run} is an image run; give image files, folders or a manifest.")
+    if not inputs:
+        raise ClassifykitError("Give the images to predict: files, folders or a manifest CSV after the run folder.")
+    from classifykit.tasks.predict import predict_images
+
+    return predict_images(Path(run), inputs, out, top_k=top_k, batch_size=batch_size, device=device)
