@@ -133,3 +133,23 @@ def test_mean_std_errors():
         compute_mean_std([torch.zeros(1, 2, 2, dtype=torch.uint8), torch.zeros(3, 2, 2, dtype=torch.uint8)])
     with pytest.raises(TypeError, match="needs uint8 images"):
         compute_mean_std([torch.zeros(1, 2, 2)])
+
+
+@pytest.mark.integration
+def test_real_fashion_mnist_pngs_decode_to_the_idx_pixels(tmp_path):
+    from classifykit.data.fashion_mnist import CLASSES, load_split, write_image_folder
+
+    root = tmp_path / "fm"
+    write_image_folder(root, split="train", per_class=20, seed=0, workers=1)
+    paths = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.png"))
+    targets = [CLASSES.index(p.split("/")[0]) for p in paths]
+    ds = ImageFolderDataset(root, paths, targets, None, channels=1)
+    images, labels = load_split("train")
+    idx = [int(p.rsplit("_", 1)[1].removesuffix(".png")) for p in paths]
+    assert len(ds) == 200 and targets == labels[idx].tolist()
+    assert torch.equal(ds[7][0][0], torch.tensor(images[idx[7]]))
+    mean, std = compute_mean_std(ds)
+    expected = images[idx].astype(np.float64) / 255
+    assert mean[0] == pytest.approx(expected.mean(), abs=1e-12)
+    assert std[0] == pytest.approx(expected.std(), abs=1e-12)
+    assert 0.2 < mean[0] < 0.4  # Fashion-MNIST's full training mean is 0.286
