@@ -209,7 +209,7 @@ def train_images(cfg: ImageConfig, resume: str | None = None) -> Path:
         cfg = load_saved_config(run, ImageConfig)
     else:
         cfg.data = str(Path(cfg.data).resolve())
-        run = Path(all_gather_objects(str(prepare_run_dir(cfg, "images", None)) if info.is_main else None)[0])
+        run = Path(all_gather_objects(str(prepare_run_dir(cfg, Path(cfg.data).stem or "images", None)) if info.is_main else None)[0])
     say(cfg, f"Run folder: {run}")
     if resume is None and info.is_main:
         save_config(run, cfg)
