@@ -2,6 +2,7 @@
 
 import os
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -162,6 +163,15 @@ def test_missing_file_and_empty_list(tmp_path, folder):
         DecodedImageCache.open(root, [*paths, "a/gone.png"], tmp_path / "c", size=8, channels=1)
     with pytest.raises(ClassifykitError, match="Nothing to cache"):
         DecodedImageCache.open(root, [], tmp_path / "c", size=8, channels=1)
+
+
+def test_refused_when_the_disk_is_too_full(tmp_path, folder, monkeypatch):
+    root, paths = folder
+    real = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(cache_mod.shutil, "disk_usage", lambda p: real._replace(free=2**20))
+    with pytest.raises(ClassifykitError, match=r"needs 4\.1 MiB in .* but only 1\.0 MiB is free.*--no-cache"):
+        DecodedImageCache.open(root, paths, tmp_path / "c", size=600, channels=3)  # 4 × 600 × 600 × 3 bytes
+    assert os.listdir(tmp_path / "c") == []
 
 
 @pytest.mark.integration

@@ -19,6 +19,12 @@ antialiasing). Choose ``size`` >= the model's input size — by default the eval
 resize size :func:`~classifykit.data.transforms.eval_resize_size`, so evaluation never upsamples and
 random resized crops still have pixels to pick from. The square crop drops the ends of the longer
 side of non-square images (the evaluation centre crop drops them anyway).
+
+Disk cost: ``N × S × S × C`` bytes (10,000 grey images at 73 px: 51 MiB; 100,000 RGB images at
+256 px: 18.3 GiB); a build that would not fit on the disk is refused before it starts. Under
+``torchrun``, open the cache on rank 0 first and the other ranks after a barrier, so they reuse it
+instead of each decoding everything (concurrent builds stay correct, only wasteful: each writes its
+own temp file and renames it into place atomically).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -117,7 +124,8 @@ class DecodedImageCache:
             progress: called with the number of images just finished, after each chunk of a build.
 
         Raises:
-            ClassifykitError: no paths, a missing or undecodable file (named), bad size or channels.
+            ClassifykitError: no paths, a missing or undecodable file (named), bad size or channels,
+                not enough free disk space for ``N × size × size × channels`` bytes.
         """
         if not paths:
             raise ClassifykitError("Nothing to cache: the image list is empty; check the manifest and split.")
@@ -138,6 +146,12 @@ class DecodedImageCache:
             if read_json(sidecar) == {**meta, "key": key, "shape": list(shape)}:
                 return cls(array_path, paths, size, channels, built=False)
         cache_dir.mkdir(parents=True, exist_ok=True)
+        need, free = int(np.prod(shape)), shutil.disk_usage(cache_dir).free
+        if need > free:
+            raise ClassifykitError(
+                f"The image cache needs {need / 2**20:.1f} MiB in {cache_dir} but only {free / 2**20:.1f} MiB is free; "
+                "free some space, use a smaller --input-size, or train with --no-cache."
+            )
         _build(root, paths, array_path, shape, num_workers or _default_workers(), progress)
         # The sidecar goes last: an array without its sidecar (a crash mid-build) is never reused.
         write_json(sidecar, {**meta, "key": key, "shape": list(shape)})
