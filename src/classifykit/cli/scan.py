@@ -84,6 +84,6 @@ def print_report(console: Console, result: ScanResult, out: Path, skipped_path: 
     detail = f" ({', '.join(f'{n} {k}' for k, n in kinds.most_common())})" if kinds else ""
     console.print(
         f"{len(result.items)} images in {len(result.classes)} classes, {len(result.skipped)} skipped{detail}. "
-        f"Wrote {out} and {skipped_path} in {result.seconds:.1f} s ({result.reused} unchanged files reused).",
+        f"Scanned in {result.seconds:.1f} s ({result.reused} unchanged files reused); wrote {out} and {skipped_path}.",
         highlight=False,
     )

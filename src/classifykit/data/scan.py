@@ -111,7 +111,7 @@ def check_image(path: str | os.PathLike) -> tuple[int, int, str] | str:
     """
     from PIL import Image, UnidentifiedImageError
 
-    Image.init()  # registers every plugin; ``formats=`` only finds registered ones (MPO, WEBP, TIFF)
+    Image.init()  # registers every plugin; ``formats=`` only finds registered ones (WEBP, TIFF)
     try:
         if os.path.getsize(path) == 0:
             return "empty file: 0 bytes"
@@ -227,7 +227,7 @@ def _check_files(
                 results[f.key] = check_image(f.location)
                 bar.advance(1)
         else:
-            size = max(16, min(512, len(todo) // (workers * 8)))
+            size = max(16, min(256, len(todo) // (workers * 16)))  # small chunks keep the bar moving
             chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
             pool = ProcessPoolExecutor(max_workers=workers)
             try:
