@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -170,11 +169,11 @@ class IndexedTextFile:
         return row[self.text_key], row[self.label_key]
 
     def text(self, i: int) -> str:
-        """The text of record ``i`` (``""`` when it is missing)."""
+        """The text of record ``i`` as :func:`classifykit.text.read.read_records` gives it (``""`` if missing)."""
         text = self.record(i)[0]
         if text is None:
             return ""
-        return text if isinstance(text, str) else json.dumps(text)
+        return text if isinstance(text, str) else str(text)
 
     def record_bytes(self) -> np.ndarray:
         """Size in bytes of each record (int64 ``N``): a length proxy for bucketing without tokenizing."""

@@ -1,0 +1,104 @@
+"""Reading each text source kind: exact rows, texts, labels and skip counts on small generated files."""
+
+import json
+
+import pytest
+
+from classifykit.errors import ClassifykitError
+from classifykit.text.labels import LabelTable, canonical_label, sort_classes
+from classifykit.text.read import read_records
+
+
+def test_csv_quoting_bom_crlf_and_literal_missing_words(tmp_path):
+    path = tmp_path / "reviews.csv"
+    path.write_bytes(
+        b"\xef\xbb\xbfReview,Sentiment\r\n"
+        b'"Great, really ""great""\r\nfilm",pos\r\n'
+        b"NA,neg\r\n"
+        b"None, pos \r\n"
+        b"null,neg\r\n"
+        b",pos\r\n"
+        b'"   ",neg\r\n'
+        b"!!! ...,pos\r\n"
+        b"fine,\r\n"
+    )
+    rec = read_records(path)
+    assert rec.texts == ['Great, really "great"\r\nfilm', "NA", "None", "null"]
+    assert rec.labels == ["pos", "neg", "pos", "neg"]
+    assert rec.rows == [0, 1, 2, 3]
+    assert rec.where == ["reviews.csv:2", "reviews.csv:4", "reviews.csv:5", "reviews.csv:6"]
+    assert rec.skipped == [
+        ("reviews.csv:7", "row 4: empty text"),
+        ("reviews.csv:8", "row 5: whitespace-only text"),
+        ("reviews.csv:9", "row 6: punctuation-only text (no letter or digit)"),
+        ("reviews.csv:10", "row 7: missing label"),
+    ]
+    assert rec.skip_counts() == {"empty text": 1, "whitespace-only text": 1,
+                                 "punctuation-only text (no letter or digit)": 1, "missing label": 1}
+
+
+def test_tsv_keeps_stray_quotes(tmp_path):
+    path = tmp_path / "data.tsv"
+    path.write_text('sentence\tlabel\nhe said "wow\t1\n"quoted" start\t-1\n', encoding="utf-8")
+    rec = read_records(path)
+    assert rec.texts == ['he said "wow', '"quoted" start']
+    assert rec.labels == ["1", "-1"]
+
+
+def test_jsonl_values_of_any_type(tmp_path):
+    path = tmp_path / "data.jsonl"
+    lines = [{"content": "good", "target": 1.0}, {"content": "bad", "target": 0}, {},
+             {"content": None, "target": 1}, {"content": "NA", "target": True}]
+    path.write_text("\n".join(json.dumps(x) for x in lines[:2]) + "\n\n" +
+                    "\n".join(json.dumps(x) for x in lines[2:]) + "\n", encoding="utf-8")
+    rec = read_records(path)
+    assert rec.texts == ["good", "bad", "NA"]
+    assert rec.labels == ["1", "0", "true"]
+    assert rec.rows == [0, 1, 4]
+    assert rec.skipped == [("data.jsonl:4", "row 2: missing label"), ("data.jsonl:5", "row 3: missing text")]
+
+
+def test_class_folder(tmp_path):
+    for label, names in {"neg": ["b.txt", "a.txt"], "pos": ["c.txt"], ".hidden": ["x.txt"]}.items():
+        (tmp_path / label).mkdir()
+        for name in names:
+            (tmp_path / label / name).write_text(f"text {label} {name}", encoding="utf-8")
+    (tmp_path / "pos" / "notes.md").write_text("ignored")
+    rec = read_records(tmp_path)
+    assert rec.where == ["neg/a.txt", "neg/b.txt", "pos/c.txt"]
+    assert rec.texts == ["text neg a.txt", "text neg b.txt", "text pos c.txt"]
+    assert rec.labels == ["neg", "neg", "pos"]
+
+
+def test_undecodable_file_suggests_encoding(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("text,label\ncaf\xe9,pos\n".encode("latin-1"))
+    with pytest.raises(ClassifykitError, match=r"latin.csv: not valid utf-8 .*line 2.*--encoding"):
+        read_records(path)
+    assert read_records(path, encoding="latin-1").texts == ["café"]
+
+
+def test_unknown_columns_are_named(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("words,verdict\nhello,pos\n", encoding="utf-8")
+    with pytest.raises(ClassifykitError, match=r"t.csv: cannot tell which column holds the texts \(columns: 'words', 'verdict'.*--text-column"):
+        read_records(path)
+    rec = read_records(path, text_column="words", label_column="verdict")
+    assert (rec.texts, rec.labels) == (["hello"], ["pos"])
+    with pytest.raises(ClassifykitError, match="no column 'nope'.*--label-column"):
+        read_records(path, text_column="words", label_column="nope")
+
+
+def test_canonical_labels_and_class_order():
+    assert [canonical_label(v) for v in [" pos ", "1", "1.0", 1, 1.0, "-1", "0.50", True, "", None, "Pos"]] == \
+        ["pos", "1", "1", "1", "1", "-1", "0.5", "true", None, None, "Pos"]
+    assert sort_classes(["10", "2", "-1", "2"]) == ["-1", "2", "10"]
+    assert sort_classes(["b", "10", "a"]) == ["10", "a", "b"]
+    table = LabelTable.from_labels(["rotten", "fresh", "fresh"])
+    assert table.classes == ["fresh", "rotten"]
+    assert table.encode(["rotten", "fresh"]).tolist() == [1, 0]
+    assert table.encode(["fresh"]).dtype.name == "int64"
+    with pytest.raises(ClassifykitError, match="label 'plot' is not one of the trained classes"):
+        table.encode(["plot"])
+    with pytest.raises(ClassifykitError, match="at least two"):
+        LabelTable.from_labels(["pos", "pos"])
