@@ -1,0 +1,149 @@
+"""The image task end to end on small generated folders: run files, test figures, evaluate, predict."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from classifykit.cli.app import app
+from classifykit.config import ImageConfig, build_config
+from classifykit.errors import ClassifykitError
+from classifykit.tasks.evaluate import evaluate_run, predict_run
+from classifykit.tasks.image import train_images
+
+CLASSES = ["bright", "dark", "stripes"]
+
+
+def _image(kind: str, rng: np.random.Generator) -> Image.Image:
+    noise = rng.integers(0, 40, (20, 20))
+    if kind == "bright":
+        a = 200 + noise
+    elif kind == "dark":
+        a = 10 + noise
+    else:
+        a = np.where(np.arange(20)[None, :] % 4 < 2, 220, 20) + noise
+    return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8), "L")
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("shapes")
+    rng = np.random.default_rng(0)
+    for c in CLASSES:
+        (root / c).mkdir()
+        for i in range(40):
+            _image(c, rng).save(root / c / f"{c}_{i:02d}.png")
+    (root / "dark" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 30)
+    (root / ".DS_Store").write_bytes(b"junk")
+    return root
+
+
+@pytest.fixture(scope="module")
+def run(folder, tmp_path_factory) -> Path:
+    runs = tmp_path_factory.mktemp("runs")
+    cfg = build_config(ImageConfig, data=str(folder), runs_dir=str(runs), name="shapes", model="smallcnn",
+                       epochs=4, batch_size=16, lr=3e-3, augment="none", num_workers=0, quiet=True, device="cpu")
+    return train_images(cfg)
+
+
+def test_run_folder_has_every_stage_file(run):
+    for name in ("config.json", "manifest.csv", "skipped.csv", "split.csv", "classes.json", "metrics.csv",
+                 "steps.csv", "checkpoints/last.pt", "model.safetensors", "model.json", "eval.json",
+                 "confusion.csv", "test_predictions.csv", "report.html"):
+        assert (run / name).is_file(), name
+    assert json.loads((run / "classes.json").read_text()) == CLASSES
+    skipped = list(csv.DictReader(open(run / "skipped.csv", encoding="utf-8")))
+    assert [r["file"] for r in skipped] == ["dark/broken.png"]
+    splits = [r["split"] for r in csv.DictReader(open(run / "split.csv", encoding="utf-8"))]
+    # 120 images: 25% test, 15% val, stratified per class (10 + 6 + 24 of each 40).
+    assert (splits.count("train"), splits.count("val"), splits.count("test")) == (72, 18, 30)
+    meta = json.loads((run / "model.json").read_text())
+    assert meta["in_chans"] == 1 and meta["input_size"] == 28 and meta["classes"] == CLASSES
+    assert len(meta["mean"]) == 1 and 0 < meta["mean"][0] < 1
+
+
+def test_test_figures_are_consistent(run):
+    report = json.loads((run / "eval.json").read_text())
+    assert report["n"] == 30
+    assert report["accuracy"] >= 0.9  # three trivially separable classes
+    lo, hi = report["ci95"]
+    assert lo < report["accuracy"] <= hi
+    rows = list(csv.DictReader(open(run / "test_predictions.csv", encoding="utf-8")))
+    assert len(rows) == 30
+    assert sum(int(r["correct"]) for r in rows) == report["correct"]
+    cm = list(csv.reader(open(run / "confusion.csv", encoding="utf-8")))
+    assert cm[0] == ["true\\pred", *CLASSES]
+    assert sum(int(v) for row in cm[1:] for v in row[1:]) == 30
+
+
+def test_evaluate_reuses_the_saved_split(run):
+    before = json.loads((run / "eval.json").read_text())
+    report, out = evaluate_run(run, device="cpu")
+    assert out == run
+    assert report["n"] == before["n"] and report["correct"] == before["correct"]
+
+
+def test_evaluate_other_data_maps_labels_by_name(run, folder, tmp_path):
+    other = tmp_path / "other"
+    (other / "stripes").mkdir(parents=True)
+    rng = np.random.default_rng(5)
+    for i in range(6):
+        _image("stripes", rng).save(other / "stripes" / f"s{i}.png")
+    report, out = evaluate_run(run, str(other), device="cpu")
+    assert report["n"] == 6
+    assert out == run / "eval-other"
+    (other / "circles").mkdir()
+    _image("dark", rng).save(other / "circles" / "c.png")
+    with pytest.raises(ClassifykitError, match="'circles' are not among the model's classes"):
+        evaluate_run(run, str(other), device="cpu")
+
+
+def test_predict_names_classes_and_reports_unreadable_files(run, tmp_path):
+    rng = np.random.default_rng(9)
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for c in CLASSES:
+        _image(c, rng).convert("RGB").save(inputs / f"{c}.jpg")  # colour JPEG into a grey model
+    (inputs / "notes.jpg").write_text("<html>not an image</html>")
+    out = tmp_path / "pred.csv"
+    n, failures = predict_run(run, [str(inputs)], [], out, top_k=2, device="cpu")
+    assert n == 3
+    assert [Path(p).name for p, _ in failures] == ["notes.jpg"]
+    rows = {Path(r["path"]).stem: r for r in csv.DictReader(open(out, encoding="utf-8"))}
+    assert [rows[c]["label"] for c in CLASSES] == CLASSES
+    assert rows["notes"]["label"] == "" and "notes.jpg" in rows["notes"]["error"]
+    top = rows["bright"]["top_k"].split(";")
+    assert len(top) == 2 and top[0].startswith("bright:")
+
+
+def test_cli_train_refuses_to_overwrite_a_named_run(run, folder):
+    result = CliRunner().invoke(app, ["train", "images", str(folder), "--runs-dir", str(run.parent), "--name", run.name,
+                                      "--epochs", "1"])
+    assert result.exit_code != 0
+    assert "already holds a run" in str(result.exception)
+
+
+def test_config_file_gives_defaults_and_flags_override(tmp_path, folder):
+    from classifykit.cli.options import config_command
+
+    seen = {}
+    cmd = config_command(ImageConfig, lambda cfg: seen.update(cfg=cfg))
+    import typer
+
+    probe = typer.Typer()
+    probe.command()(cmd)
+    conf = tmp_path / "c.yaml"
+    conf.write_text("epochs: 7\nlr: 0.01\naugment: strong\n")
+    result = CliRunner().invoke(probe, [str(folder), "--config", str(conf), "--lr", "0.5", "--no-cache"])
+    assert result.exit_code == 0, result.output
+    cfg = seen["cfg"]
+    assert (cfg.epochs, cfg.lr, cfg.augment, cfg.cache) == (7, 0.5, "strong", False)
+    conf.write_text("epoch: 7\n")
+    result = CliRunner().invoke(probe, [str(folder), "--config", str(conf)])
+    assert isinstance(result.exception, ClassifykitError) and "Unknown config file key 'epoch'" in str(result.exception)
