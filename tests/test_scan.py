@@ -284,7 +284,7 @@ def test_scan_command_writes_manifest_and_skipped_and_prints_report(messy: Path,
 def test_scan_command_on_a_user_manifest(tmp_path: Path) -> None:
     save(tmp_path / "pics" / "a.png", rgb())
     save(tmp_path / "pics" / "b.png", rgb(seed=1))
-    (tmp_path / "list.csv").write_bytes("\ufeffFile;Kind\r\n".replace(";", ",").encode() + b'pics/a.png,"cat, big"\r\npics/b.png,dog\r\npics/c.png,dog\r\n')
+    (tmp_path / "list.csv").write_bytes("\ufeffFile,Kind\r\n".encode() + b'pics/a.png,"cat, big"\r\npics/b.png,dog\r\npics/c.png,dog\r\n')
     out = tmp_path / "run" / "manifest.csv"
     res = CliRunner().invoke(app, ["scan", str(tmp_path / "list.csv"), "--out", str(out), "--label-column", "Kind", "--no-progress"])
     assert res.exit_code == 0, res.output
@@ -295,6 +295,14 @@ def test_scan_command_on_a_user_manifest(tmp_path: Path) -> None:
     assert read_csv_rows(out.parent / "skipped.csv") == [{"file": "pics/c.png", "reason": "missing: no such file"}]
     res = CliRunner().invoke(app, ["scan", str(tmp_path / "list.csv"), "--out", str(tmp_path / "list.csv")])
     assert isinstance(res.exception, ClassifykitError) and "is the manifest being read" in str(res.exception)
+
+
+def test_scan_command_refuses_manifest_options_for_a_folder(messy: Path, tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["scan", str(messy), "--out", str(tmp_path / "m.csv"), "--label-column", "kind"])
+    assert isinstance(res.exception, ClassifykitError)
+    assert str(res.exception) == f"--label-column applies to a manifest file; {messy} is a folder (its class folders give the labels)."
+    res = CliRunner().invoke(app, ["scan", str(tmp_path / "nothing"), "--out", str(tmp_path / "m.csv")])
+    assert isinstance(res.exception, ClassifykitError) and "nothing: no such folder or file" in str(res.exception)
 
 
 def test_scan_command_fails_clearly_when_nothing_is_usable(tmp_path: Path) -> None:

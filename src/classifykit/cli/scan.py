@@ -37,6 +37,10 @@ def scan(
         raise ClassifykitError(f"--workers {workers}: give 1 or more processes.")
     cache_path = out.parent / CACHE_NAME if cache else None
     if source.is_dir():
+        manifest_options = {"--encoding": encoding != "utf-8", "--path-column": path_column, "--label-column": label_column, "--root": root}
+        given = [name for name, value in manifest_options.items() if value]
+        if given:
+            raise ClassifykitError(f"{given[0]} applies to a manifest file; {source} is a folder (its class folders give the labels).")
         result = scan_folder(source, workers=workers, progress=progress, cache_path=cache_path)
     elif source.is_file():
         if out.resolve() == source.resolve():
