@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -162,7 +163,7 @@ def test_out_may_be_a_file_or_a_folder(tmp_path):
 def test_frozen_trace_branch_fails_verification_and_writes_nothing(tmp_path):
     run = make_run(tmp_path / "run", "test-batch-centered")
     for fmt in ("onnx", "torchscript"):
-        with pytest.raises(ClassifykitError, match=r"differs from PyTorch by .* \(images 1×1×28×28\), above --atol 0.0001"):
+        with pytest.raises(ClassifykitError, match=r"differs from PyTorch by .* \(images 1×1×28×28; max \|logit\| .*\), above --atol 0.0001 \+ --rtol 1e-05"):
             export_model(run, fmt, inputs=(torch.randn(4, 1, 28, 28),))
     assert sorted(p.name for p in (run / "export").iterdir()) == []
 
@@ -243,9 +244,10 @@ def test_cli_prints_each_check_and_the_max_difference(tmp_path):
     result = CliRunner().invoke(app, ["export", str(run), "--format", "torchscript", "--examples", "3"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == "  images 3×1×28×28: max |logit difference| 0.00e+00"
+    assert re.fullmatch(r"  images 3×1×28×28: max \|logit difference\| 0\.00e\+00 \(max \|logit\| \d\.\d+\)", lines[0])
+    assert lines[2].startswith("  images 1×1×28×28: max |logit difference| 0.00e+00")
     assert lines[3] == ("verified on 3 random inputs (the run's test split is not readable): "
-                        "max abs difference 0.00e+00 (atol 0.0001)")
+                        "max abs difference 0.00e+00 (accepted: 0.0001 + 1e-05 × max |logit|)")
     assert lines[4] == f"wrote {run / 'export' / 'model.torchscript.pt'} (+ {run / 'export' / 'model.json'})"
 
 

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from classifykit.cli.app import app
-from classifykit.export import DEFAULT_ATOL, DEFAULT_OPSET, FORMATS, export_model
+from classifykit.export import DEFAULT_ATOL, DEFAULT_OPSET, DEFAULT_RTOL, FORMATS, export_model
 
 
 @app.command("export")
@@ -18,17 +18,22 @@ def export_command(
     format: str = typer.Option("onnx", "--format", "-f", help=f"{' or '.join(FORMATS)}."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output file, or an existing folder; default RUN/export/."),
     opset: int = typer.Option(DEFAULT_OPSET, "--opset", help="ONNX opset version, 9..20 (ONNX only)."),
-    atol: float = typer.Option(DEFAULT_ATOL, "--atol", help="Largest accepted |logit difference| between the export and PyTorch."),
+    atol: float = typer.Option(DEFAULT_ATOL, "--atol", help="Accepted |logit difference| from PyTorch: atol + rtol × max |logit|."),
+    rtol: float = typer.Option(DEFAULT_RTOL, "--rtol", help="See --atol."),
     examples: int = typer.Option(8, "--examples", min=2, help="Test-split items to trace and verify with."),
 ) -> None:
     """Export the best model with its preprocessing (model.json) and, for text, its vocabulary.
 
     The export is run (onnxruntime or torch.jit.load) on real test-split inputs at three batch shapes
-    and compared with PyTorch's logits; it is kept only if the max abs difference is within --atol.
+    and compared with PyTorch's logits; it is kept only if the max abs difference is within
+    --atol + --rtol × max |logit|.
     """
     console = Console(highlight=False, soft_wrap=True)  # long paths stay on one line
-    result = export_model(run, format.lower(), out, opset=opset, atol=atol, num_examples=examples)
+    result = export_model(run, format.lower(), out, opset=opset, atol=atol, rtol=rtol,
+                          num_examples=examples)
     for check in result.checks:
-        console.print(f"  {check.shapes}: max |logit difference| {check.max_abs_diff:.2e}")
-    console.print(f"verified on {result.inputs}: max abs difference {result.max_abs_diff:.2e} (atol {atol:g})")
+        console.print(f"  {check.shapes}: max |logit difference| {check.max_abs_diff:.2e} "
+                      f"(max |logit| {check.max_abs_logit:.3g})")
+    console.print(f"verified on {result.inputs}: max abs difference {result.max_abs_diff:.2e} "
+                  f"(accepted: {atol:g} + {rtol:g} × max |logit|)")
     console.print(f"wrote {result.path} (+ {result.path.parent / 'model.json'})")

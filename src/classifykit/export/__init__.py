@@ -22,14 +22,14 @@ from classifykit.export.runmodel import load_run_model
 from classifykit.export.signature import describe
 from classifykit.export.to_onnx import DEFAULT_OPSET, OnnxRunner, check_opset, export_onnx
 from classifykit.export.to_torchscript import TorchScriptRunner, export_torchscript
-from classifykit.export.verify import DEFAULT_ATOL, Check, compare
+from classifykit.export.verify import DEFAULT_ATOL, DEFAULT_RTOL, Check, compare
 from classifykit.io import read_json, write_json
 
 FORMATS = ("onnx", "torchscript")
 FILE_NAMES = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
 EXPORT_DIR = "export"
 
-__all__ = ["DEFAULT_ATOL", "DEFAULT_OPSET", "FORMATS", "ExportResult", "export_model"]
+__all__ = ["DEFAULT_ATOL", "DEFAULT_OPSET", "DEFAULT_RTOL", "FORMATS", "ExportResult", "export_model"]
 
 
 @dataclass(frozen=True)
@@ -79,12 +79,13 @@ def _write_sidecars(run: Path, out: Path, meta: dict, fmt: str, entry: dict) -> 
 
 def export_model(run_dir: str | os.PathLike, fmt: str, out: str | os.PathLike | None = None, *,
                  opset: int = DEFAULT_OPSET, inputs: tuple[torch.Tensor, ...] | None = None,
-                 atol: float = DEFAULT_ATOL, num_examples: int = 8) -> ExportResult:
+                 atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL, num_examples: int = 8) -> ExportResult:
     """Export the run's best model (``model.safetensors``) to ``fmt`` and verify it.
 
     The file is written under a temporary name, run with onnxruntime (ONNX) or ``torch.jit.load``
-    (TorchScript) on three batch shapes (:mod:`.verify`), and only moved to ``out`` if every logit is
-    within ``atol`` of PyTorch's; a failed export leaves nothing behind.
+    (TorchScript) on three batch shapes (:mod:`.verify`), and only moved to ``out`` if, in every batch,
+    the largest |logit difference| from PyTorch is within ``atol + rtol * max |logit|``; a failed
+    export leaves nothing behind.
 
     Args:
         run_dir: a finished run folder (``model.json`` + ``model.safetensors``).
@@ -95,11 +96,11 @@ def export_model(run_dir: str | os.PathLike, fmt: str, out: str | os.PathLike | 
         inputs: example inputs as ``forward`` takes them (images ``B×C×H×W`` float32 normalized as in
             ``model.json``; text ``(ids B×T int64, lengths B int64)``); default: ``num_examples``
             items of the run's test split (random inputs of the right shape if the data is gone).
-        atol: largest accepted |logit difference| (float32 logits).
+        atol, rtol: accepted |logit difference| is ``atol + rtol * max |logit|`` per batch.
 
     Raises:
         ClassifykitError: unknown format, bad opset, not a finished run, or an export that does not
-            reproduce PyTorch's logits within ``atol`` (message gives the difference and shapes).
+            reproduce PyTorch's logits within tolerance (message gives the difference and shapes).
     """
     if fmt not in FORMATS:
         raise ClassifykitError(f"--format {fmt}: choose one of {', '.join(FORMATS)}.")
@@ -122,18 +123,21 @@ def export_model(run_dir: str | os.PathLike, fmt: str, out: str | os.PathLike | 
             export_torchscript(model, inputs, tmp)
             runner = TorchScriptRunner(tmp)
         checks = compare(model, runner, inputs, meta["task"])
-        worst = max(checks, key=lambda c: c.max_abs_diff)
-        if not worst.max_abs_diff <= atol:  # also catches NaN
+        failed = [c for c in checks if not c.passes(atol, rtol)]
+        if failed:
+            worst = failed[0]
             raise ClassifykitError(
                 f"{fmt} export of {run} differs from PyTorch by {worst.max_abs_diff:.3g} in the logits "
-                f"({worst.shapes}), above --atol {atol:g}; nothing was written. Try the other --format"
+                f"({worst.shapes}; max |logit| {worst.max_abs_logit:.3g}), above --atol {atol:g} + "
+                f"--rtol {rtol:g} × max |logit|; nothing was written. Try the other --format"
                 + (" or another --opset" if fmt == "onnx" else "") + "."
             )
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
     entry = {"file": out.name, "format": fmt, **describe(meta), "torch": torch.__version__,
-             "verified": {"max_abs_diff": max(c.max_abs_diff for c in checks), "atol": atol, "inputs": source,
+             "verified": {"max_abs_diff": max(c.max_abs_diff for c in checks), "atol": atol, "rtol": rtol,
+                          "inputs": source,
                           "batches": [c.shapes for c in checks]}}
     if fmt == "onnx":
         entry["opset"] = opset
