@@ -123,7 +123,7 @@ def test_mean_std_of_a_dataset_and_pil_images(folder):
     values = np.concatenate([np.asarray(Image.open(root / p), dtype=np.float64).ravel() / 255 for p in paths])
     assert mean[0] == pytest.approx(values.mean(), abs=1e-12)
     assert std[0] == pytest.approx(values.std(), abs=1e-12)
-    assert compute_mean_std(Image.open(root / p) for p in paths) == (mean, std)
+    assert compute_mean_std(Image.open(root / p).convert("L") for p in paths) == (mean, std)
 
 
 def test_mean_std_errors():
