@@ -244,7 +244,7 @@ def test_cli_prints_each_check_and_the_max_difference(tmp_path):
     result = CliRunner().invoke(app, ["export", str(run), "--format", "torchscript", "--examples", "3"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert re.fullmatch(r"  images 3×1×28×28: max \|logit difference\| 0\.00e\+00 \(max \|logit\| \d\.\d+\)", lines[0])
+    assert re.fullmatch(r"  images 3×1×28×28: max \|logit difference\| 0\.00e\+00 \(max \|logit\| [0-9.e+-]+\)", lines[0])
     assert lines[2].startswith("  images 1×1×28×28: max |logit difference| 0.00e+00")
     assert lines[3] == ("verified on 3 random inputs (the run's test split is not readable): "
                         "max abs difference 0.00e+00 (accepted: 0.0001 + 1e-05 × max |logit|)")
