@@ -134,6 +134,16 @@ def test_every_image_mode_is_decoded_and_recorded(tmp_path: Path) -> None:
     assert {(it.width, it.height) for it in r.items} == {(7, 5)}
 
 
+def test_large_jpeg_reports_full_size_and_truncation_is_still_found(tmp_path: Path) -> None:
+    data = jpeg_bytes(rgb(800, 600))
+    assert check_image(write(tmp_path / "full.jpg", data)) == (800, 600, "RGB")
+    cmyk = save(tmp_path / "cmyk.jpg", Image.new("CMYK", (80, 64), (0, 50, 100, 0)), "JPEG")
+    assert check_image(cmyk) == (80, 64, "CMYK")
+    for cut in (len(data) // 2, len(data) - 40):
+        reason = check_image(write(tmp_path / f"cut{cut}.jpg", data[:cut]))
+        assert reason.startswith("truncated or corrupt: OSError: image file is truncated ("), reason
+
+
 def test_exif_orientation_swaps_reported_size(tmp_path: Path) -> None:
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90° clockwise to display
