@@ -183,7 +183,7 @@ def test_mismatched_weights_are_reported(tmp_path):
     run = make_run(tmp_path / "run", "smallcnn")
     meta = read_json(run / "model.json")
     write_json(run / "model.json", {**meta, "num_classes": 5})
-    with pytest.raises(ClassifykitError, match="does not fit smallcnn with the settings in"):
+    with pytest.raises(ClassifykitError, match="weights do not fit the model built from model.json"):
         export_model(run, "onnx")
 
 

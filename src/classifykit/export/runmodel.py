@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from safetensors.torch import load_file
 from torch import nn
 
 from classifykit import runfolder as rf
@@ -43,24 +42,18 @@ def load_run_model(run_dir: str | Path) -> tuple[nn.Module, dict]:
 
     The model is built with ``create_model(architecture, num_classes, in_chans=..., **model_kwargs)``
     and no pretrained weights (``model.safetensors`` holds every parameter and buffer), then loaded
-    with ``strict=True`` so a file that does not fit the architecture fails here, not at inference.
+    strictly (``engine.checkpoint.load_weights``), so a file that does not fit fails here.
 
     Raises:
         ClassifykitError: missing files (see :func:`read_model_meta`), an unknown architecture, or
             weights whose names/shapes do not match it.
     """
+    from classifykit.engine.checkpoint import load_weights
     from classifykit.models.registry import create_model
 
     run = Path(run_dir)
     meta = read_model_meta(run)
     model = create_model(meta["architecture"], meta["num_classes"], in_chans=meta.get("in_chans") or 3,
                          **(meta.get("model_kwargs") or {}))
-    state = load_file(str(run / rf.WEIGHTS), device="cpu")
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as e:
-        raise ClassifykitError(
-            f"{run / rf.WEIGHTS}: does not fit {meta['architecture']} with the settings in "
-            f"{run / rf.MODEL_META} ({e}); the two files must come from the same run."
-        ) from None
+    load_weights(model, run / rf.WEIGHTS)
     return model.eval(), meta
