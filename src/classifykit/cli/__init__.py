@@ -21,5 +21,5 @@ def main() -> None:
         relaunch_under_torchrun()  # `train ... --nproc N`: becomes torchrun with N processes
         app()
     except ClassifykitError as e:
-        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
         sys.exit(2)

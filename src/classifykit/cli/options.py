@@ -35,8 +35,8 @@ def config_command(cls: type, run: Callable[..., Any], *, extra: list[inspect.Pa
     """
     hints = typing.get_type_hints(cls)
     params = [
-        inspect.Parameter("data", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str,
-                          default=typer.Argument(..., help=cls.__dataclass_fields__["data"].metadata["help"])),
+        inspect.Parameter("data", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Optional[str],
+                          default=typer.Argument(None, help=cls.__dataclass_fields__["data"].metadata["help"], show_default=False)),
         inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[Path],
                           default=typer.Option(None, "--config", help="YAML or JSON file of option values (flags override it).")),
     ]

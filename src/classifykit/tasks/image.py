@@ -206,8 +206,12 @@ def train_images(cfg: ImageConfig, resume: str | None = None) -> Path:
     info = init_distributed()
     if resume is not None:
         run = Path(resume)
+        prepare_run_dir(cfg, "", resume)  # checks the checkpoint is there
         cfg = load_saved_config(run, ImageConfig)
+        say(cfg, f"Resuming {run} with its saved configuration ({rf.CONFIG}); other options are ignored.")
     else:
+        if not cfg.data:
+            raise ClassifykitError("Give the data: an image folder (one subfolder per class) or a manifest CSV/TSV.")
         cfg.data = str(Path(cfg.data).resolve())
         run = Path(all_gather_objects(str(prepare_run_dir(cfg, Path(cfg.data).stem or "images", None)) if info.is_main else None)[0])
     say(cfg, f"Run folder: {run}")
