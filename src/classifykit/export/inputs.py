@@ -46,16 +46,19 @@ def _text_inputs(run: Path, meta: dict, n: int) -> tuple[torch.Tensor, torch.Ten
 def _image_inputs(run: Path, meta: dict, n: int) -> tuple[torch.Tensor] | None:
     """``(images B×C×H×W,)``: test images decoded and preprocessed exactly as evaluation does.
 
-    The files are found under the data root in ``config.json``: the image folder itself, or the
-    folder of a manifest CSV (manifest paths are relative to it). None if any file is missing.
+    The files are found under the data root in ``config.json``: the image folder itself, or for a
+    manifest CSV its ``--root`` or its folder (manifest paths are relative to it). None if any file
+    is missing.
     """
     from classifykit.data.decode import decode_image
+    from classifykit.data.manifest import manifest_root
     from classifykit.data.transforms import DEFAULT_CROP_PCT, eval_transforms
 
-    items, data = _test_items(run, n), _saved_config(run).get("data")
+    cfg = _saved_config(run)
+    items, data = _test_items(run, n), cfg.get("data")
     if not items or not data:
         return None
-    root = Path(data) if Path(data).is_dir() else Path(data).resolve().parent
+    root = Path(data) if Path(data).is_dir() else manifest_root(data, cfg.get("root"))
     files = [root / item for item in items]
     if not all(f.is_file() for f in files):
         return None
