@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 
 from classifykit.cli.app import app
 from classifykit.errors import ClassifykitError
@@ -21,5 +22,5 @@ def main() -> None:
         relaunch_under_torchrun()  # `train ... --nproc N`: becomes torchrun with N processes
         app()
     except ClassifykitError as e:
-        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
         sys.exit(2)
