@@ -77,6 +77,16 @@ def test_per_class_and_classes_pick_the_same_images_for_the_same_seed(source: Pa
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["T-shirt_top", "Trouser"]
 
 
+def test_rewriting_with_other_arguments_leaves_exactly_the_requested_images(source: Path, tmp_path: Path) -> None:
+    out = tmp_path / "tree"
+    fm.write_image_folder(out, source_dir=source)
+    (out / "Trouser" / "notes.txt").write_text("mine")
+    assert fm.write_image_folder(out, per_class=1, classes=["Trouser", "Pullover"], source_dir=source) == 0
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
+        "Pullover/train_00008.png", "Trouser/notes.txt", "Trouser/train_00010.png"
+    ]
+
+
 def test_bad_arguments_and_files_are_clear(source: Path, tmp_path: Path) -> None:
     with pytest.raises(ClassifykitError, match=r"Unknown Fashion-MNIST class 'Boot'; choose from T-shirt_top, Trouser"):
         fm.write_image_folder(tmp_path / "x", classes=["Boot"], source_dir=source)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import re
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -29,6 +30,7 @@ CLASSES = ["T-shirt_top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shi
 OFFICIAL_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 _FILES = {"train": "train", "test": "t10k"}
 _LABEL_MAGIC, _IMAGE_MAGIC = 2049, 2051
+_OUR_NAME = re.compile(r"(train|test)_\d{5}\.png")
 
 
 def _read_gz(path: Path) -> bytes:
@@ -120,6 +122,20 @@ def _select(labels: np.ndarray, class_ids: list[int], per_class: int | None, see
     return np.sort(np.concatenate(chosen)) if chosen else np.empty(0, dtype=np.int64)
 
 
+def _remove_stale(out_dir: Path, split: str, wanted: set[str]) -> None:
+    """Delete PNGs named like ours that an earlier call with other arguments left, and then-empty class folders."""
+    for base in ([out_dir / "train", out_dir / "test"] if split == "both" else [out_dir]):
+        for name in CLASSES:
+            folder = base / name
+            if not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                if _OUR_NAME.fullmatch(path.name) and str(path) not in wanted:
+                    path.unlink()
+            if not any(folder.iterdir()):
+                folder.rmdir()
+
+
 def write_image_folder(
     out_dir: str | Path,
     *,
@@ -142,6 +158,9 @@ def write_image_folder(
         classes: folder names from :data:`CLASSES` to write (default: all ten).
         workers: processes used to encode PNGs (default: CPU count).
 
+    The tree then holds exactly the requested images: PNGs named like ours from an earlier call
+    with other arguments are deleted (other files are left alone).
+
     Returns:
         Number of files written; files already present with identical bytes are left alone, so a
         second call writes 0 (70,000 images: about 12 s the first time on 2 cores, 5 s after).
@@ -160,13 +179,16 @@ def write_image_folder(
     class_ids = sorted(CLASSES.index(c) for c in names)
     out_dir = Path(out_dir)
     jobs: list[tuple[str, np.ndarray]] = []
+    folders: list[Path] = []
     for part in (["train", "test"] if split == "both" else [split]):
         images, labels = load_split(part, source_dir)
         base = out_dir / part if split == "both" else out_dir
-        for c in class_ids:
-            (base / CLASSES[c]).mkdir(parents=True, exist_ok=True)
+        folders += [base / CLASSES[c] for c in class_ids]
         for i in _select(labels, class_ids, per_class, seed):
             jobs.append((str(base / CLASSES[labels[i]] / f"{part}_{i:05d}.png"), images[i]))
+    _remove_stale(out_dir, split, {path for path, _ in jobs})
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(jobs) < 2000:
         return _write_pngs(jobs)
