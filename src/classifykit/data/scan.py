@@ -1,7 +1,7 @@
 """Scan: an image folder (one subfolder per class) or a manifest's files -> checked manifest items.
 
-Every image is fully decoded once here, so a truncated or fake file is found now and listed in
-``skipped`` with the reason, instead of crashing a DataLoader hours into training.
+Every image is decoded once here (all of its bytes), so a truncated or fake file is found now and
+listed in ``skipped`` with the reason, instead of crashing a DataLoader hours into training.
 
 Folder rules (:func:`scan_folder`):
 
@@ -388,7 +388,7 @@ def verify_items(
             skipped.append((it.path, "not a file: it is a folder or a special file"))
             continue
         files.append(_File(it.path, it.label, str(location), st.st_size, st.st_mtime_ns))
-    if items and not files:
+    if items and len(skipped) == len(items) and all(reason_kind(r) == "missing" for _, r in skipped):
         raise ClassifykitError(
             f"None of the {len(items)} files listed exists under {root} (first: {items[0].path!r}); "
             f"pass the folder the paths start from with --root."
@@ -398,7 +398,16 @@ def verify_items(
     return result
 
 
-def _assemble(root, files, skipped, labels, workers, progress, cache_path) -> ScanResult:
+def _assemble(
+    root: Path,
+    files: list[_File],
+    skipped: list[tuple[str, str]],
+    labels: set[str],
+    workers: int | None,
+    progress: bool,
+    cache_path: str | os.PathLike | None,
+) -> ScanResult:
+    """Check ``files`` and sort the outcome into a :class:`ScanResult` (``labels``: every label seen)."""
     results, reused = _check_files(
         files, workers=workers, progress=progress, cache_path=None if cache_path is None else Path(cache_path), root=root
     )
