@@ -156,8 +156,11 @@ def test_out_may_be_a_file_or_a_folder(tmp_path):
     images = (torch.randn(3, 1, 28, 28),)
     assert export_model(run, "onnx", tmp_path / "a" / "fmnist.onnx", inputs=images).path == tmp_path / "a" / "fmnist.onnx"
     assert (tmp_path / "a" / "model.json").is_file()
-    (tmp_path / "b").mkdir()
-    assert export_model(run, "torchscript", tmp_path / "b", inputs=images).path == tmp_path / "b" / "model.torchscript.pt"
+    (tmp_path / "b.v1").mkdir()
+    assert export_model(run, "torchscript", tmp_path / "b.v1", inputs=images).path == tmp_path / "b.v1" / "model.torchscript.pt"
+    assert export_model(run, "onnx", tmp_path / "c", inputs=images).path == tmp_path / "c" / "model.onnx"
+    assert export_model(run, "torchscript", tmp_path / "c", inputs=images).path == tmp_path / "c" / "model.torchscript.pt"
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["model.json", "model.onnx", "model.torchscript.pt"]
 
 
 def test_frozen_trace_branch_fails_verification_and_writes_nothing(tmp_path):

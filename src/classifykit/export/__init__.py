@@ -58,7 +58,9 @@ def _out_path(run: Path, fmt: str, out: str | os.PathLike | None) -> Path:
     if out is None:
         return run / EXPORT_DIR / FILE_NAMES[fmt]
     out = Path(out)
-    return out / FILE_NAMES[fmt] if out.is_dir() else out
+    # A name without an extension is a folder (created if needed), so `--out deploy` never becomes
+    # a file called "deploy" that the next export of another format would overwrite.
+    return out / FILE_NAMES[fmt] if out.is_dir() or not out.suffix else out
 
 
 def _write_sidecars(run: Path, out: Path, meta: dict, fmt: str, entry: dict) -> None:
@@ -90,8 +92,9 @@ def export_model(run_dir: str | os.PathLike, fmt: str, out: str | os.PathLike | 
     Args:
         run_dir: a finished run folder (``model.json`` + ``model.safetensors``).
         fmt: ``"onnx"`` or ``"torchscript"``.
-        out: output file, or an existing folder to write ``model.onnx`` / ``model.torchscript.pt``
-            into; default ``<run>/export/``.
+        out: output file (a name with an extension), or a folder to write ``model.onnx`` /
+            ``model.torchscript.pt`` into (an existing folder or a name without extension);
+            default ``<run>/export/``.
         opset: ONNX opset (9..20); ignored for TorchScript.
         inputs: example inputs as ``forward`` takes them (images ``B×C×H×W`` float32 normalized as in
             ``model.json``; text ``(ids B×T int64, lengths B int64)``); default: ``num_examples``
