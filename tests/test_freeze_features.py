@@ -40,10 +40,10 @@ def test_param_groups_in_engine_format(freeze, fine_tune, expected_frozen):
     model = create_model("resnet18-small", 5)
     groups = param_groups(model, lr=1e-3, backbone_lr_scale=0.1, freeze=freeze, fine_tune_epochs=fine_tune, epochs=8)
     assert [(g["name"], g["lr"], g["frozen_epochs"]) for g in groups] == [
-        ("backbone", pytest.approx(1e-4), expected_frozen),
         ("head", 1e-3, 0),
+        ("backbone", pytest.approx(1e-4), expected_frozen),
     ]
-    assert [p.shape for p in groups[1]["params"]] == [(5, 256), (5,)]
+    assert [p.shape for p in groups[0]["params"]] == [(5, 256), (5,)]
     assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
 
 
@@ -81,7 +81,7 @@ def test_frozen_backbone_is_unchanged_by_an_optimizer_step():
     torch.manual_seed(0)
     model = create_model("resnet18-small", 3, in_chans=1)
     groups = param_groups(model, lr=1e-2, freeze="backbone", epochs=2)
-    for p in groups[0]["params"]:
+    for p in groups[1]["params"]:
         p.requires_grad_(False)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     optimizer = torch.optim.AdamW([{k: v for k, v in g.items() if k not in ("name", "frozen_epochs")} for g in groups])

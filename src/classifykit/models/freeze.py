@@ -58,7 +58,7 @@ def param_groups(
     fine_tune_epochs: int = 0,
     epochs: int = 1,
 ) -> list[dict]:
-    """Two parameter groups, ``backbone`` then ``head``, for ``engine.trainer.fit(param_groups=...)``.
+    """Two parameter groups, ``head`` then ``backbone``, for ``engine.trainer.fit(param_groups=...)``.
 
     Each group is ``{"name", "params", "lr", "frozen_epochs"}``: the head has LR ``lr`` and is never
     frozen; the backbone has LR ``lr × backbone_lr_scale`` and is frozen for ``epochs`` epochs
@@ -85,9 +85,10 @@ def param_groups(
         raise ClassifykitError(f"--backbone-lr-scale {backbone_lr_scale}: must be in (0, 1].")
     backbone, head = split_backbone_head(model)
     frozen = epochs if freeze == "backbone" else fine_tune_epochs
+    # Head first: the engine logs group 0's LR in metrics.csv, and the head is what always trains.
     return [
-        {"name": "backbone", "params": [p for _, p in backbone], "lr": lr * backbone_lr_scale, "frozen_epochs": frozen},
         {"name": "head", "params": [p for _, p in head], "lr": lr, "frozen_epochs": 0},
+        {"name": "backbone", "params": [p for _, p in backbone], "lr": lr * backbone_lr_scale, "frozen_epochs": frozen},
     ]
 
 
