@@ -22,7 +22,7 @@ SHOW_SKIPPED = 30  # more than this many skipped files are left to skipped.csv
 
 @app.command("scan")
 def scan(
-    source: Annotated[Path, typer.Argument(help="Image folder (one subfolder per class) or a manifest CSV/TSV of path,label.")],
+    source: Annotated[Path, typer.Argument(metavar="SOURCE", help="Image folder (one subfolder per class) or a manifest CSV/TSV of path,label.")],
     out: Annotated[Path, typer.Option(help="Manifest to write; skipped.csv and the rescan cache go beside it.")] = Path("manifest.csv"),
     workers: Annotated[Optional[int], typer.Option(help="Decoding processes (default: all CPUs).")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
@@ -32,7 +32,12 @@ def scan(
     label_column: Annotated[Optional[str], typer.Option(help="Manifest column with labels (default: auto-detect).")] = None,
     root: Annotated[Optional[Path], typer.Option(help="Folder a manifest's relative paths start from (default: the manifest's folder).")] = None,
 ) -> None:
-    """Decode every image once; write OUT (path,label,width,height,mode) and skipped.csv (file,reason)."""
+    """Decode every image once; write OUT (path,label,width,height,mode) and skipped.csv (file,reason).
+
+    Examples: `classifykit scan photos/ --out runs/photos/manifest.csv` (photos/<class>/<image>, or
+    photos/train|val|test/<class>/<image> to keep a given split); `classifykit scan labels.csv --root
+    images/ --label-column species` (your own CSV/TSV of image paths and labels).
+    """
     if workers is not None and workers < 1:
         raise ClassifykitError(f"--workers {workers}: give 1 or more processes.")
     cache_path = out.parent / CACHE_NAME if cache else None
