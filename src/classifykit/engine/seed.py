@@ -33,9 +33,11 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
 def seed_worker(worker_id: int) -> None:
     """DataLoader ``worker_init_fn``: seed Python and NumPy in a worker from its torch seed.
 
-    torch seeds each worker with ``base_seed + worker_id`` (base_seed drawn from the main process
-    generator when the iterator is created), but not ``random`` or NumPy; without this, NumPy-based
-    augmentation repeats across workers. Recipe from the PyTorch reproducibility notes.
+    torch seeds each worker's generator with ``base_seed + worker_id`` (``base_seed`` is drawn from
+    the main process's generator when the iterator is created, so it is restored with the RNG state
+    on resume). Deriving the Python and NumPy seeds from it here, as the PyTorch reproducibility
+    notes recommend, makes augmentation randomness a function of that one seed whatever the torch
+    version's own worker seeding does.
     """
     worker_seed = torch.initial_seed() % 2**32
     np.random.seed(worker_seed)
