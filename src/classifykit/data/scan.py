@@ -223,28 +223,17 @@ def _check_files(
             results[f.key] = tuple(hit[2]) if isinstance(hit[2], list) else hit[2]
         else:
             todo.append(f)
-    bar = _Progress(len(todo), progress)
-    try:
-        workers = workers or _usable_cpus()
-        if workers <= 1 or len(todo) < _SERIAL_BELOW:
+    workers = workers or _usable_cpus()
+    if workers <= 1 or len(todo) < _SERIAL_BELOW:
+        bar = _Progress(len(todo), progress)
+        try:
             for f in todo:
                 results[f.key] = check_image(f.location)
                 bar.advance(1)
-        else:
-            size = max(16, min(256, len(todo) // (workers * 16)))  # small chunks keep the bar moving
-            chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
-            pool = ProcessPoolExecutor(max_workers=workers)
-            try:
-                futures = {pool.submit(_check_many, [f.location for f in c]): c for c in chunks}
-                for fut in as_completed(futures):
-                    chunk = futures[fut]
-                    for f, r in zip(chunk, fut.result()):
-                        results[f.key] = r
-                    bar.advance(len(chunk))
-            finally:  # on Ctrl-C, drop the queued chunks instead of decoding them all first
-                pool.shutdown(wait=True, cancel_futures=True)
-    finally:
-        bar.close()
+        finally:
+            bar.close()
+    else:
+        results.update(_decode_parallel(todo, workers, progress))
     if cache_path is not None and (todo or len(cached) != len(files)):
         cache["files"] = {}
         for f in files:
@@ -255,6 +244,29 @@ def _check_files(
                 cache["files"][f.key] = [f.size, f.mtime_ns, r]
         atomic_write_text(cache_path, json.dumps(cache, ensure_ascii=False, separators=(",", ":")))
     return results, len(files) - len(todo)
+
+
+def _decode_parallel(todo: list[_File], workers: int, progress: bool) -> dict[str, tuple[int, int, str] | str]:
+    """:func:`check_image` on every file in a process pool, in chunks, with a progress display."""
+    size = max(16, min(256, len(todo) // (workers * 16)))  # small chunks keep the bar moving
+    chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+    results: dict[str, tuple[int, int, str] | str] = {}
+    pool = ProcessPoolExecutor(max_workers=workers)
+    try:
+        # Submitting starts (forks) the workers; the bar's refresh thread starts only afterwards.
+        futures = {pool.submit(_check_many, [f.location for f in c]): c for c in chunks}
+        bar = _Progress(len(todo), progress)
+        try:
+            for fut in as_completed(futures):
+                chunk = futures[fut]
+                for f, r in zip(chunk, fut.result()):
+                    results[f.key] = r
+                bar.advance(len(chunk))
+        finally:
+            bar.close()
+    finally:  # on Ctrl-C, drop the queued chunks instead of decoding them all first
+        pool.shutdown(wait=True, cancel_futures=True)
+    return results
 
 
 def _visible(folder: str, key: str | None = None, skipped: list[tuple[str, str]] | None = None) -> list[os.DirEntry]:
