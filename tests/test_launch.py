@@ -28,6 +28,11 @@ def test_no_relaunch_without_nproc_or_with_one_process():
     assert torchrun_argv(["train", "images", "data", "--nproc", "1"], PY) is None
 
 
+def test_only_train_commands_are_relaunched():
+    assert torchrun_argv(["export", "runs/a", "--nproc", "2"], PY) is None
+    assert torchrun_argv(["--nproc", "2", "train", "images", "d"], PY) is None
+
+
 def test_arguments_after_double_dash_are_kept():
     argv = ["train", "images", "--nproc", "2", "--", "--nproc"]
     assert split_nproc(argv) == (2, ["train", "images", "--", "--nproc"])

@@ -62,7 +62,9 @@ def split_nproc(argv: list[str]) -> tuple[int | None, list[str]]:
 def torchrun_argv(argv: list[str], python: str = sys.executable) -> list[str] | None:
     """The torchrun command line for ``classifykit`` arguments ``argv`` (``sys.argv[1:]``), or None.
 
-    None when ``argv`` has no ``--nproc`` or ``--nproc 1`` (the command runs in this process as is).
+    None when ``argv`` is not a ``train`` command (only training runs under torchrun; other commands
+    reject ``--nproc`` as an unknown option), has no ``--nproc``, or has ``--nproc 1`` (the command
+    runs in this process as is).
     Example: ``["train", "images", "data", "--nproc", "2"]`` ->
     ``[python, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
     "-m", "classifykit", "train", "images", "data"]``.
@@ -70,6 +72,8 @@ def torchrun_argv(argv: list[str], python: str = sys.executable) -> list[str] | 
     Raises:
         ClassifykitError: a bad ``--nproc`` value (see :func:`split_nproc`).
     """
+    if argv[:1] != ["train"]:
+        return None
     nproc, rest = split_nproc(argv)
     if nproc is None or nproc == 1:
         return None
