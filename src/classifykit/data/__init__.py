@@ -1,0 +1,1 @@
+"""Image data layer and table reading: scan -> manifest -> split -> decode -> transforms -> Dataset."""
