@@ -164,7 +164,16 @@ def open_cache(cfg: ImageConfig, run: Path, data: ImageData, pre: dict) -> Decod
     if not cfg.cache:
         return None
     size = eval_resize_size(pre["input_size"])
-    return DecodedImageCache.open(data.root, [it.path for it in data.items], run / "cache", size, pre["in_chans"])
+    paths = [it.path for it in data.items]
+    done = [0]
+
+    def progress(n: int) -> None:  # a line per ~10% of a build (a reopened cache calls nothing)
+        step = max(1, len(paths) // 10)
+        if not cfg.quiet and (done[0] + n) // step > done[0] // step:
+            print(f"image cache: {done[0] + n}/{len(paths)} images decoded and resized to {size} px", flush=True)
+        done[0] += n
+
+    return DecodedImageCache.open(data.root, paths, run / "cache", size, pre["in_chans"], progress=progress)
 
 
 def image_loader(dataset, batch_size: int, *, shuffle: bool, cfg: ImageConfig, device: torch.device) -> DataLoader:
