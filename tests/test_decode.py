@@ -231,3 +231,16 @@ def test_detect_channels():
     assert detect_channels(["L", "P", "L"]) == 3
     with pytest.raises(ClassifykitError, match="training split has no images"):
         detect_channels([])
+
+
+def test_decode_refuses_formats_outside_the_allowed_decoders(tmp_path):
+    # A PCX file is a valid image to Pillow, but no user image format we accept: only PIL_FORMATS
+    # decoders may see user files (EPS, say, would start Ghostscript).
+    from PIL import Image
+
+    from classifykit.data.decode import decode_image
+    from classifykit.errors import ClassifykitError
+
+    Image.new("RGB", (4, 4)).save(tmp_path / "x.pcx")
+    with pytest.raises(ClassifykitError, match="x.pcx: not an image Pillow can read"):
+        decode_image(tmp_path / "x.pcx")

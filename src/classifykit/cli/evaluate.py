@@ -10,13 +10,14 @@ from rich.console import Console
 from rich.table import Table
 
 from classifykit.cli.app import app
-from classifykit.tasks.common import format_accuracy
 
 console = Console(highlight=False)
 
 
 def print_evaluation(report: dict, out_dir: Path) -> None:
     """The accuracy line with its interval, then per-class precision/recall/F1/support."""
+    from classifykit.tasks.common import format_accuracy
+
     table = Table(title="Per-class results")
     for col in ("class", "precision", "recall", "F1", "support"):
         table.add_column(col, justify="left" if col == "class" else "right")

@@ -33,6 +33,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from classifykit.errors import ClassifykitError
 
+# The only Pillow decoders a user's file may reach: a crafted file cannot get to the others
+# (Pillow's EPS plugin, for one, runs Ghostscript).
+PIL_FORMATS = ("JPEG", "PNG", "BMP", "DIB", "GIF", "WEBP", "TIFF", "PPM")
+
 GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 _ALPHA_MODES = frozenset({"LA", "La", "RGBA", "RGBa", "PA"})
 _WIDE_INT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
@@ -78,7 +82,7 @@ def _open(source: str | os.PathLike | IO[bytes]) -> Image.Image:
     try:
         # Leaving the ``with`` closes the file (multi-frame files would otherwise keep it open); the
         # loaded pixels stay usable.
-        with Image.open(source) as im:
+        with Image.open(source, formats=PIL_FORMATS) as im:
             # Image.open reads only the header. Pillow itself raises above 2x MAX_IMAGE_PIXELS and only
             # warns between 1x and 2x; refuse from 1x, before decoding, without touching the global
             # limit or the (process-wide, not thread-safe) warning filters.
