@@ -109,6 +109,16 @@ def test_missing_evaluation_is_reported(tmp_path):
     assert 'alt="Training and validation loss and accuracy per epoch"' in html  # metrics.csv is still there
 
 
+def test_header_only_logs_say_no_rows_yet(tmp_path):
+    run = make_image_run(tmp_path)
+    (run / "metrics.csv").write_text((run / "metrics.csv").read_text().splitlines()[0] + "\n")
+    (run / "steps.csv").write_text((run / "steps.csv").read_text().splitlines()[0] + "\n")
+    html = write_report(run).read_text(encoding="utf-8")
+    assert "<code>metrics.csv</code> has no rows yet — it is written by classifykit train after each epoch" in html
+    assert "<code>steps.csv</code> has no rows yet" in html
+    assert "66.7%" in html  # the evaluation is still shown
+
+
 def test_missing_image_becomes_a_note(tmp_path):
     run = make_image_run(tmp_path)
     (tmp_path / "data" / "dog" / "5.png").unlink()

@@ -67,7 +67,7 @@ tr.best td{background:#ecfdf5;font-weight:600}
 .texts .txt{border:1px solid var(--line);border-radius:8px;padding:10px 14px;margin:8px 0}
 .texts .meta{font-size:12.5px;color:var(--muted);margin-bottom:4px}
 code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px}
-.cols{display:grid;grid-template-columns:1fr 1fr;gap:24px}
+.cols{display:grid;grid-template-columns:1fr 1fr;gap:24px;align-items:start}
 @media (max-width:900px){.cols{grid-template-columns:1fr}}
 footer{color:var(--muted);font-size:12.5px;text-align:center;padding:0 0 30px}
 """

@@ -42,8 +42,11 @@ def _section(anchor: str, title: str, body: str) -> str:
     return f'<section id="{anchor}"><h2>{escape(title)}</h2>\n{body}\n</section>'
 
 
-def _missing(name: str, how: str) -> str:
-    return f'<p class="muted">No <code>{escape(name)}</code> in this run folder yet — {how}.</p>'
+def _missing(name: str, how: str, empty: bool = False) -> str:
+    """A note that a file is absent (or, with ``empty``, present without rows yet) and what writes it."""
+    what = f"<code>{escape(name)}</code> has no rows yet" if empty else \
+        f"No <code>{escape(name)}</code> in this run folder yet"
+    return f'<p class="muted">{what} — {how}.</p>'
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int] = frozenset(),
@@ -51,11 +54,11 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[in
     """A table of already-escaped cells; columns in ``numeric`` are right-aligned."""
     def cls(i: int) -> str:
         return ' class="n"' if i in numeric else ""
+    def tr(r: int) -> str:
+        return f'<tr class="{row_class[r]}">' if row_class and row_class[r] else "<tr>"
     head = "".join(f"<th{cls(i)}>{h}</th>" for i, h in enumerate(header))
-    body = "".join(
-        f'<tr{f" class={chr(34)}{row_class[r]}{chr(34)}" if row_class and row_class[r] else ""}>'
-        + "".join(f"<td{cls(i)}>{c}</td>" for i, c in enumerate(row)) + "</tr>"
-        for r, row in enumerate(rows))
+    body = "".join(tr(r) + "".join(f"<td{cls(i)}>{c}</td>" for i, c in enumerate(row)) + "</tr>"
+                   for r, row in enumerate(rows))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -82,8 +85,9 @@ def header(run: RunData) -> str:
     m = run.metrics
     if m and "val_acc" in m and np.isfinite(m["val_acc"]).any():
         val = model.get("best_val_acc", float(np.nanmax(m["val_acc"])))
+        where = f"epoch {best} of {len(m['epoch'])}" if best is not None else ""
         keys.append(f'<div class="key"><div class="v">{pct(val)}</div><div class="l">best val accuracy</div>'
-                    f'<div class="s">epoch {best} of {len(m["epoch"])}</div></div>')
+                    f'<div class="s">{where}</div></div>')
     if ev and "macro_f1" in ev:
         top5 = (ev.get("top_k") or {}).get("5")
         sub = f"top-5 accuracy {pct(top5)}" if top5 is not None else ""
@@ -114,7 +118,8 @@ def training(run: RunData, figs: dict[str, Path]) -> str:
     """Learning curves, the per-epoch table (best epoch highlighted) and the learning rate."""
     m = run.metrics
     if not m or fg.LEARNING_CURVES not in figs:
-        return _section("training", "Training", _missing(rf.METRICS, "train the model first (classifykit train)"))
+        return _section("training", "Training", _missing(rf.METRICS, "it is written by classifykit train after each "
+                                                         "epoch", empty=m is not None))
     parts = [figure(figs[fg.LEARNING_CURVES], "Training and validation loss and accuracy per epoch")]
     best = fg.best_epoch(run)
     cols = [("epoch", "epoch", ".0f"), ("train_loss", "train loss", ".4f"), ("train_acc", "train acc", "%"),
@@ -134,7 +139,8 @@ def training(run: RunData, figs: dict[str, Path]) -> str:
 def gradients(run: RunData, figs: dict[str, Path]) -> str:
     """The gradient-norm figure with the clipping threshold and per-layer-group norms."""
     if fg.GRAD_NORM not in figs:
-        return _section("gradients", "Gradients", _missing(rf.STEPS, "it is written by classifykit train"))
+        return _section("gradients", "Gradients", _missing(rf.STEPS, "it is written by classifykit train",
+                                                           empty=run.steps is not None))
     clip = run.clip_grad_norm
     groups = ", ".join(escape(c[3:]) for c in run.group_norm_columns) or "none logged"
     text = (f"<p>Global L2 norm of the gradient before clipping, one point per optimizer step (log scale). "
