@@ -148,7 +148,19 @@ def test_sidecar_model_json_and_vocab_beside_export(tmp_path):
     assert meta["exports"]["torchscript"]["file"] == "model.torchscript.pt"
     assert (run / "export" / "vocab.json").read_bytes() == (run / "vocab.json").read_bytes()
     assert sorted(p.name for p in (run / "export").iterdir()) == [
-        "model.json", "model.onnx", "model.torchscript.pt", "vocab.json"]
+        "model.json", "model.onnx", "model.torchscript.pt", "tokenizer.json", "vocab.json"]
+
+
+def test_tokenizer_json_tokenizes_like_the_vocabulary(tmp_path):
+    from tokenizers import Tokenizer
+
+    run = text_run(tmp_path)
+    export_model(run, "onnx", inputs=padded([4, 2]))
+    tokenizer = Tokenizer.from_file(str(run / "export" / "tokenizer.json"))
+    vocab = Vocab.load(run / "vocab.json")
+    for text in ["The film is GOOD!", "a dull, dull plot", "unknown words here", "ﬁlm"]:
+        assert tokenizer.encode(text).ids == vocab.encode([text])[0].tolist()
+    assert tokenizer.encode("The film is GOOD!").ids == [2, 3, 4, 6, 1]
 
 
 def test_out_may_be_a_file_or_a_folder(tmp_path):

@@ -28,6 +28,7 @@ from classifykit.io import read_json, write_json
 FORMATS = ("onnx", "torchscript")
 FILE_NAMES = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
 EXPORT_DIR = "export"
+TOKENIZER_FILE = "tokenizer.json"
 
 __all__ = ["DEFAULT_ATOL", "DEFAULT_OPSET", "DEFAULT_RTOL", "FORMATS", "ExportResult", "export_model"]
 
@@ -64,7 +65,9 @@ def _out_path(run: Path, fmt: str, out: str | os.PathLike | None) -> Path:
 
 
 def _write_sidecars(run: Path, out: Path, meta: dict, fmt: str, entry: dict) -> None:
-    """``model.json`` (with this export merged into ``exports``) and, for text, ``vocab.json`` beside ``out``."""
+    """``model.json`` (with this export merged into ``exports``) beside ``out``; for text also
+    ``vocab.json`` and ``tokenizer.json`` (the same tokenizer in Hugging Face ``tokenizers``' own
+    format, which its Python, Rust and JavaScript bindings load with ``Tokenizer.from_file``)."""
     meta_path = out.parent / rf.MODEL_META
     exports = {}
     if meta_path.is_file():
@@ -77,6 +80,10 @@ def _write_sidecars(run: Path, out: Path, meta: dict, fmt: str, entry: dict) -> 
             raise ClassifykitError(f"{src}: missing, but {run / rf.MODEL_META} names it; the export needs the vocabulary.")
         if src.resolve() != dst.resolve():
             shutil.copyfile(src, dst)
+        from classifykit.text.tokenize import build_tokenizer
+        from classifykit.text.vocab import UNK, Vocab
+
+        build_tokenizer(Vocab.load(src).stoi, UNK).save(str(out.parent / TOKENIZER_FILE))
 
 
 def export_model(run_dir: str | os.PathLike, fmt: str, out: str | os.PathLike | None = None, *,
