@@ -185,3 +185,45 @@ def test_merge_head_weights_refuses_a_foreign_file(tmp_path):
     save_file({"weight": torch.zeros(2, 2)}, str(path))
     with pytest.raises(ClassifykitError, match="cannot load the trained head from it"):
         merge_head_weights(create_model("smallcnn", 3), path)
+
+
+@pytest.mark.integration
+def test_linear_probe_on_cached_lite0_features_of_real_fashion_mnist(tmp_path):
+    """Frozen ImageNet features separate four confusable Fashion-MNIST tops (chance: 25%).
+
+    T-shirt_top, Pullover, Coat, Shirt; 25 train and 50 test photos per class, 64 px, grey
+    replicated to RGB with Lite0's normalisation. Measured: 73.0% (a random-init backbone: 25.0%).
+    """
+    import numpy as np
+    import torch.nn.functional as F
+
+    from classifykit.data.fashion_mnist import load_split
+    from classifykit.models.efficientnet_lite import LITE0_MEAN, LITE0_STD
+
+    classes = np.array([0, 2, 4, 6])
+
+    def loader(split, per_class, seed):
+        images, labels = load_split(split)
+        rng = np.random.default_rng(seed)
+        idx = np.concatenate([rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in classes])
+        x = F.interpolate(torch.from_numpy(images[idx]).float().div(255)[:, None], size=(64, 64), mode="bilinear",
+                          antialias=True, align_corners=False).expand(-1, 3, -1, -1)
+        x = (x - torch.tensor(LITE0_MEAN)[:, None, None]) / torch.tensor(LITE0_STD)[:, None, None]
+        y = torch.from_numpy(np.searchsorted(classes, labels[idx])).long()
+        return DataLoader(TensorDataset(x, y), batch_size=50)
+
+    torch.manual_seed(0)
+    model = create_model("efficientnet-lite0", 4, pretrained="efficientnet-lite0")
+    cpu = torch.device("cpu")
+    train_x, train_y = cached_features(model, loader("train", 25, 0), cpu, tmp_path, "train")
+    test_x, test_y = cached_features(model, loader("test", 50, 1), cpu, tmp_path, "test")
+    assert train_x.shape == (100, 1280) and test_x.shape == (200, 1280)
+    head = head_module(model)
+    optimizer = torch.optim.Adam(head.parameters(), lr=1e-2, weight_decay=1e-4)
+    for _ in range(300):
+        optimizer.zero_grad()
+        F.cross_entropy(head(train_x), train_y).backward()
+        optimizer.step()
+    with torch.no_grad():
+        accuracy = (head(test_x).argmax(1) == test_y).float().mean().item()
+    assert accuracy >= 0.65

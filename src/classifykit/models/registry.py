@@ -78,7 +78,9 @@ def register_model(
     def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
-        _REGISTRY[name] = ModelSpec(name, builder, task, input_size, classifier, stem_conv, tuple(pretrained), min_input_size)
+        _REGISTRY[name] = ModelSpec(
+            name, builder, task, input_size, classifier, stem_conv, tuple(pretrained), min_input_size
+        )
         return builder
 
     return decorate
