@@ -86,6 +86,7 @@ def test_onnx_image_has_dynamic_batch_and_matches_pytorch(tmp_path):
     assert result.path == run / "export" / "model.onnx"
     assert [c.shapes for c in result.checks] == ["images 5×1×28×28", "images 4×1×28×28", "images 1×1×28×28"]
     assert result.max_abs_diff < 1e-4
+    assert [(c.same_prediction, c.rows) for c in result.checks] == [(5, 5), (4, 4), (1, 1)]
     graph = onnx.load(str(result.path)).graph
     assert [i.name for i in graph.input] == ["images"]
     assert [d.dim_param or d.dim_value for d in graph.input[0].type.tensor_type.shape.dim] == ["batch", 1, 28, 28]
@@ -259,7 +260,7 @@ def test_cli_prints_each_check_and_the_max_difference(tmp_path):
     result = CliRunner().invoke(app, ["export", str(run), "--format", "torchscript", "--examples", "3"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert re.fullmatch(r"  images 3×1×28×28: max \|logit difference\| 0\.00e\+00 \(max \|logit\| [0-9.e+-]+\)", lines[0])
+    assert re.fullmatch(r"  images 3×1×28×28: max \|logit difference\| 0\.00e\+00 \(max \|logit\| [0-9.e+-]+; same class 3/3\)", lines[0])
     assert lines[2].startswith("  images 1×1×28×28: max |logit difference| 0.00e+00")
     assert lines[3] == ("verified on 3 random inputs (the run's test split is not readable): "
                         "max abs difference 0.00e+00 (accepted: 0.0001 + 1e-05 × max |logit|)")

@@ -33,7 +33,7 @@ def export_command(
                           num_examples=examples)
     for check in result.checks:
         console.print(f"  {check.shapes}: max |logit difference| {check.max_abs_diff:.2e} "
-                      f"(max |logit| {check.max_abs_logit:.3g})")
+                      f"(max |logit| {check.max_abs_logit:.3g}; same class {check.same_prediction}/{check.rows})")
     console.print(f"verified on {result.inputs}: max abs difference {result.max_abs_diff:.2e} "
                   f"(accepted: {atol:g} + {rtol:g} × max |logit|)")
     console.print(f"wrote {result.path} (+ {result.path.parent / 'model.json'})")

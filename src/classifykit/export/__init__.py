@@ -147,7 +147,8 @@ def export_model(run_dir: str | os.PathLike, fmt: str, out: str | os.PathLike | 
         tmp.unlink(missing_ok=True)
     entry = {"file": out.name, "format": fmt, **describe(meta), "torch": torch.__version__,
              "verified": {"max_abs_diff": max(c.max_abs_diff for c in checks), "atol": atol, "rtol": rtol,
-                          "inputs": source,
+                          "inputs": source, "same_prediction": sum(c.same_prediction for c in checks),
+                          "rows": sum(c.rows for c in checks),
                           "batches": [c.shapes for c in checks]}}
     if fmt == "onnx":
         entry["opset"] = opset

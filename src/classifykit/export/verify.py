@@ -24,12 +24,15 @@ DEFAULT_RTOL = 1e-5
 
 @dataclass(frozen=True)
 class Check:
-    """One verified batch: its input shapes (e.g. ``"ids 4×17, lengths 4"``), max |logit difference|
-    and PyTorch's max |logit| (the scale ``rtol`` applies to)."""
+    """One verified batch: its input shapes (e.g. ``"ids 4×17, lengths 4"``), max |logit difference|,
+    PyTorch's max |logit| (the scale ``rtol`` applies to) and how many of its ``rows`` get the same
+    predicted class (argmax) from both."""
 
     shapes: str
     max_abs_diff: float
     max_abs_logit: float
+    same_prediction: int
+    rows: int
 
     def passes(self, atol: float, rtol: float) -> bool:
         """``max_abs_diff <= atol + rtol * max_abs_logit`` (False for NaN)."""
@@ -83,5 +86,7 @@ def compare(model: nn.Module, exported: Callable[..., torch.Tensor], example: tu
         if out.shape != ref.shape:
             raise RuntimeError(f"exported model returned logits {tuple(out.shape)} for {_shapes(batch, task)}; "
                                f"PyTorch returned {tuple(ref.shape)}")
-        checks.append(Check(_shapes(batch, task), float((out - ref).abs().max()), float(ref.abs().max())))
+        same = int((out.argmax(1) == ref.argmax(1)).sum())
+        checks.append(Check(_shapes(batch, task), float((out - ref).abs().max()), float(ref.abs().max()),
+                            same, ref.shape[0]))
     return checks
