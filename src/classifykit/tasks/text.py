@@ -164,10 +164,11 @@ def train_text(cfg: TextConfig, resume: str | None = None) -> Path:
     """
     start = time.perf_counter()
     info = init_distributed()
+    if resume is None:
+        check_options(cfg)  # before a run folder is made for a run that cannot start
     run = prepare_run_dir(cfg, Path(cfg.data).stem or "text", resume)
     if resume is not None:
         cfg = load_saved_config(run, TextConfig)
-    check_options(cfg)
     if cfg.clip_grad_norm is None:
         cfg = dataclasses.replace(cfg, clip_grad_norm=RNN_CLIP_GRAD_NORM)
     seed_everything(cfg.seed)

@@ -1,0 +1,174 @@
+"""Text benchmarks on the real demo data (Rotten Tomatoes critic snippets, fresh vs rotten).
+
+1. ``tokenize``: texts/s of the tokenizer + vocabulary lookup (Hugging Face ``tokenizers``,
+   ``Vocab.encode``) against a pure-Python equivalent (NFKC, lower-case, ``re.findall(r"\\w+|[^\\w\\s]")``,
+   dict lookup) on every snippet, and the share of texts both split identically.
+2. ``throughput``: training samples/s of a BiLSTM with length-bucketed batches + packed sequences
+   (what ``train text`` does) against plain random batches padded to their longest text and run
+   through the RNN unpacked (the textbook recipe), side by side, same model, seed, schedule and
+   epochs; with each one's test accuracy.
+3. ``embeddings``: test accuracy and wall time of the demo recipe (``classifykit demo text``) with
+   random embeddings, GloVe 6B 50d fine-tuned, and GloVe frozen — through ``train_text`` itself.
+
+Usage: ``python -m bench text`` or ``python -m bench.bench_text --parts throughput --epochs 2``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import tempfile
+import time
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from classifykit.config import TextConfig
+from classifykit.data.split import stratified_split
+from classifykit.io import read_csv_rows, read_json
+from classifykit.models.rnn import RNNClassifier
+from classifykit.tasks.text import DEMO_RECIPE, train_text
+from classifykit.text.dataset import EncodedTextDataset, pad_collate
+from classifykit.text.embeddings import embedding_matrix
+from classifykit.text.labels import LabelTable
+from classifykit.text.read import read_records
+from classifykit.text.rotten_tomatoes import prepare_rotten_tomatoes
+from classifykit.text.sampler import BucketBatchSampler
+from classifykit.text.vocab import UNK_ID, Vocab
+
+_REGEX = re.compile(r"\w+|[^\w\s]")
+
+
+def tokenize_speed(texts: list[str]) -> None:
+    """Print texts/s of ``Vocab.encode`` and of the pure-Python tokenizer, and their agreement."""
+    vocab = Vocab.build(texts, min_freq=1, max_size=10**6)
+    start = time.perf_counter()
+    fast = vocab.encode(texts)
+    t_fast = time.perf_counter() - start
+    start = time.perf_counter()
+    slow = [np.asarray([vocab.stoi.get(w, UNK_ID) for w in _REGEX.findall(unicodedata.normalize("NFKC", t).lower())]
+                       or [UNK_ID], dtype=np.int64) for t in texts]
+    t_slow = time.perf_counter() - start
+    same = sum(np.array_equal(a, b) for a, b in zip(fast, slow)) / len(texts)
+    print(f"tokenize + ids, {len(texts)} texts: tokenizers {len(texts) / t_fast:,.0f} texts/s, "
+          f"pure Python regex {len(texts) / t_slow:,.0f} texts/s ({t_slow / t_fast:.1f}x); identical ids for {100 * same:.1f}% of texts")
+
+
+class PaddedRNN(nn.Module):
+    """The textbook baseline: the same layers, run over the padded ``B×T`` batch without packing,
+    classifying from the final states of the padded sequences."""
+
+    def __init__(self, model: RNNClassifier):
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        m = self.model
+        _, h_n = m.rnn(m.dropout(m.embedding(ids)))
+        h_n = h_n[0] if isinstance(h_n, tuple) else h_n
+        return m.fc(m.dropout(torch.cat([h_n[-2], h_n[-1]], dim=1)))
+
+
+def _train(model: nn.Module, loader: DataLoader, test: DataLoader, epochs: int, lr: float) -> tuple[float, float]:
+    """``(training samples/s over all epochs, test accuracy 0..1)`` with AdamW, one-cycle LR, clipping at 1.0."""
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * len(loader))
+    n, seconds = 0, 0.0
+    for epoch in range(epochs):
+        model.train()
+        loader.batch_sampler.set_epoch(epoch)
+        start = time.perf_counter()
+        for (ids, lengths), targets in loader:
+            loss = nn.functional.cross_entropy(model(ids, lengths), targets)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            n += len(targets)
+        seconds += time.perf_counter() - start
+    model.eval()
+    correct = total = 0
+    with torch.inference_mode():
+        for (ids, lengths), targets in test:
+            correct += int((model(ids, lengths).argmax(1) == targets).sum())
+            total += len(targets)
+    return n / seconds, correct / total
+
+
+def throughput(texts: list[str], labels: list[str], epochs: int, seed: int) -> None:
+    """Print samples/s and test accuracy: bucketed + packed against random batches + padding."""
+    split = stratified_split(list(range(len(texts))), labels, val_ratio=0.15, test_ratio=0.25, seed=seed)
+    y = LabelTable.from_labels(labels).encode(labels)
+    train = [i for i in range(len(texts)) if split[i] == "train"]
+    test = [i for i in range(len(texts)) if split[i] == "test"]
+    r = DEMO_RECIPE
+    vocab = Vocab.build((texts[i] for i in train), r["min_freq"], 50000)
+    matrix, _ = embedding_matrix(vocab, r["embeddings"], seed=seed)
+    ds = EncodedTextDataset.from_texts([texts[i] for i in train], y[train], vocab, r["max_length"])
+    test_loader = DataLoader(EncodedTextDataset.from_texts([texts[i] for i in test], y[test], vocab, r["max_length"]),
+                             batch_size=256, collate_fn=pad_collate)
+    rows = []
+    for name, pool_batches, wrap in (("bucketed + packed", 100, False), ("random + padded", 1, True)):
+        torch.manual_seed(seed)
+        model = RNNClassifier(2, len(vocab), matrix.shape[1], r["hidden_size"], 1, True, "lstm", r["dropout"], "last")
+        with torch.no_grad():
+            model.embedding.weight.copy_(matrix)
+        sampler = BucketBatchSampler(ds.lengths, r["batch_size"], seed=seed, pool_batches=pool_batches)
+        pad = sum(len(b) * int(ds.lengths[b].max()) for b in sampler)
+        loader = DataLoader(ds, batch_sampler=sampler, collate_fn=pad_collate)
+        rate, acc = _train(PaddedRNN(model) if wrap else model, loader, test_loader, epochs, r["lr"])
+        rows.append((name, rate, acc, 1 - ds.lengths.sum() / pad))
+    for name, rate, acc, pad_share in rows:
+        print(f"{name:18s} {rate:7.1f} samples/s  test acc {100 * acc:.1f}%  pad positions {100 * pad_share:.0f}%")
+    print(f"speed-up of bucketing + packing: {rows[0][1] / rows[1][1]:.2f}x ({epochs} epochs, {len(train)} train texts)")
+
+
+def embeddings(data: Path, epochs: int | None, seed: int) -> None:
+    """Print test accuracy (95% CI) and wall time of the demo recipe with three embedding settings."""
+    with tempfile.TemporaryDirectory(prefix="bench-text-") as runs:
+        for name, emb, frozen in (("random init", None, False), ("GloVe fine-tuned", "glove-6b-50d", False),
+                                  ("GloVe frozen", "glove-6b-50d", True)):
+            recipe = {**DEMO_RECIPE, "embeddings": emb, "freeze_embeddings": frozen, "embed_dim": 50}
+            if epochs is not None:
+                recipe["epochs"] = epochs
+            cfg = TextConfig(data=str(data), runs_dir=runs, name=name.replace(" ", "-"), quiet=True, seed=seed, **recipe)
+            start = time.perf_counter()
+            run = train_text(cfg)
+            seconds = time.perf_counter() - start
+            report = read_json(run / "eval.json")
+            lo, hi = report["ci95"]
+            best = max(float(r["val_acc"]) for r in read_csv_rows(run / "metrics.csv"))
+            print(f"{name:17s} test acc {100 * report['accuracy']:.1f}% (95% CI {100 * lo:.1f}-{100 * hi:.1f}%, "
+                  f"n={report['n']})  best val {100 * best:.1f}%  {seconds:.0f} s")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_text", description=__doc__.split("\n")[0])
+    parser.add_argument("--parts", default="tokenize,throughput,embeddings",
+                        help="comma-separated: tokenize, throughput, embeddings (default: all)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help=f"epochs per training run (default: throughput 2, embeddings the demo's {DEMO_RECIPE['epochs']})")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
+    parser.add_argument("--data", type=Path, default=Path("data"), help="folder for rotten_tomatoes.csv (default data/)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    data = prepare_rotten_tomatoes(args.data)
+    records = read_records(data)
+    parts = args.parts.split(",")
+    if "tokenize" in parts:
+        tokenize_speed(records.texts)
+    if "throughput" in parts:
+        throughput(records.texts, records.labels, args.epochs or 2, args.seed)
+    if "embeddings" in parts:
+        embeddings(data, args.epochs, args.seed)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""``train_text`` end to end on a small generated table, and the text pieces of evaluate/predict."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from classifykit import runfolder as rf
+from classifykit.config import TextConfig
+from classifykit.errors import ClassifykitError
+from classifykit.io import read_csv_rows, read_json
+from classifykit.tasks.text import RNN_CLIP_GRAD_NORM, load_trained_text_model, train_text
+from classifykit.text.inference import labelled_texts, load_vocab, predict_probabilities, read_texts, split_texts
+
+GOOD = ["good", "great", "fine", "superb", "lovely"]
+BAD = ["bad", "awful", "poor", "dull", "weak"]
+
+
+def _table(path, n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        words = GOOD if i % 2 == 0 else BAD
+        text = " ".join(rng.choice(words, size=rng.integers(2, 9))) + " film"
+        rows.append([text, "pos " if i % 2 == 0 else " neg"])
+    rows += [["", "pos"], ["  ", "neg"], ["?!", "pos"], ["NA", "neg"], ["fine film", ""]]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        w.writerows(rows)
+    return path
+
+
+def _cfg(tmp_path, **kw):
+    values = dict(data=str(_table(tmp_path / "reviews.csv")), runs_dir=str(tmp_path / "runs"), name="r",
+                  epochs=3, batch_size=16, embed_dim=8, hidden_size=8, lr=0.03, min_freq=1, max_length=6,
+                  quiet=True, device="cpu", num_workers=0, patience=0)
+    values.update(kw)
+    return TextConfig(**values)
+
+
+def test_train_text_writes_every_run_file(tmp_path):
+    run = train_text(_cfg(tmp_path))
+    assert read_json(run / rf.CLASSES) == ["neg", "pos"]
+    skipped = read_csv_rows(run / rf.SKIPPED)
+    assert [(r["file"], r["reason"]) for r in skipped] == [
+        ("reviews.csv:122", "row 120: empty text"),
+        ("reviews.csv:123", "row 121: whitespace-only text"),
+        ("reviews.csv:124", "row 122: punctuation-only text (no letter or digit)"),
+        ("reviews.csv:126", "row 124: missing label"),
+    ]
+    manifest = read_csv_rows(run / rf.MANIFEST)
+    assert len(manifest) == 121 and manifest[-1] == {"row": "123", "text": "NA", "label": "neg"}
+    split = read_csv_rows(run / rf.SPLIT)
+    counts = {s: sum(r["split"] == s for r in split) for s in ("train", "val", "test")}
+    assert counts == {"train": 72, "val": 18, "test": 31}
+    vocab = json.loads((run / rf.VOCAB).read_text(encoding="utf-8"))
+    assert vocab["tokens"][:3] == ["<pad>", "<unk>", "film"]
+    assert set(vocab["tokens"][3:]) <= set(GOOD + BAD + ["na"])
+    meta = read_json(run / rf.MODEL_META)
+    assert meta["task"] == "text" and meta["architecture"] == "lstm" and meta["max_length"] == 6
+    assert meta["model_kwargs"]["vocab_size"] == len(vocab["tokens"])
+    assert read_json(run / rf.CONFIG)["config"]["clip_grad_norm"] == RNN_CLIP_GRAD_NORM
+    steps = read_csv_rows(run / rf.STEPS)
+    assert len(steps) == 3 * 5 and {"gn:embedding", "gn:rnn", "gn:fc"} <= set(steps[0])
+    report = read_json(run / rf.EVAL)
+    assert report["n"] == 31 and report["accuracy"] >= 0.9  # the words give the class away
+    preds = read_csv_rows(run / rf.TEST_PREDICTIONS)
+    items, texts, targets = split_texts(run, "test")
+    assert [p["item"] for p in preds] == items and len(texts) == 31
+    assert [p["label"] for p in preds] == [["neg", "pos"][t] for t in targets]
+
+
+def test_predict_pieces_give_valid_probabilities(tmp_path):
+    run = train_text(_cfg(tmp_path, test_ratio=0.0, val_ratio=0.2, epochs=2))
+    assert not (run / rf.EVAL).exists()
+    model, meta, vocab = load_trained_text_model(run, torch.device("cpu"))
+    assert load_vocab(run)[0].tokens == vocab.tokens
+    probs = predict_probabilities(model, ["great superb film", "", "zzz qqq", "awful dull"], vocab,
+                                  meta["max_length"], torch.device("cpu"), batch_size=3)
+    assert probs.shape == (4, 2)
+    torch.testing.assert_close(probs.sum(1), torch.ones(4))
+    assert probs[0].argmax().item() == 1 and probs[3].argmax().item() == 0
+    items, texts, targets, skipped = labelled_texts(tmp_path / "reviews.csv", meta["classes"])
+    assert len(items) == 121 and len(skipped) == 4 and targets.dtype == np.int64
+    (tmp_path / "other.csv").write_text("text,label\nhi,meh\n", encoding="utf-8")
+    with pytest.raises(ClassifykitError, match="labels 'meh' are not among the model's classes"):
+        labelled_texts(tmp_path / "other.csv", meta["classes"])
+
+
+def test_read_texts_for_predict(tmp_path):
+    (tmp_path / "a.txt").write_text("first text\n\nsecond, text\n", encoding="utf-8")
+    (tmp_path / "b.jsonl").write_text('{"review": "x"}\n{"review": null}\n', encoding="utf-8")
+    (tmp_path / "c.tsv").write_text('sentence\tother\nsaid "hi\t1\n', encoding="utf-8")
+    assert read_texts(str(tmp_path / "a.txt")) == ["first text", "second, text"]
+    assert read_texts(str(tmp_path / "b.jsonl")) == ["x", ""]
+    assert read_texts(str(tmp_path / "c.tsv")) == ['said "hi']
+
+
+def test_bad_options_name_the_flag(tmp_path):
+    with pytest.raises(ClassifykitError, match="--rnn 'transformer'"):
+        train_text(_cfg(tmp_path, rnn="transformer"))
+    with pytest.raises(ClassifykitError, match="--pooling 'attention'"):
+        train_text(_cfg(tmp_path, name="r2", pooling="attention"))
