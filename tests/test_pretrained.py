@@ -228,6 +228,13 @@ def test_torchvision_weights_from_the_cache_load_without_network(tmp_path, monke
             "resnet18",
             "--pretrained efficientnet-lite0: these weights fit only --model efficientnet-lite0, not resnet18.",
         ),
+        (
+            "ResNet18_Weights.IMAGENET1K_V1",
+            "resnet18-small",
+            "--pretrained ResNet18_Weights.IMAGENET1K_V1: not a weights file and not a weights name of --model "
+            "resnet18-small (its names: none); pass a local .pth/.pt/.safetensors weights file or "
+            "efficientnet-lite0 with --model efficientnet-lite0.",
+        ),
     ],
 )
 def test_wrong_weights_names(source, model_name, message):

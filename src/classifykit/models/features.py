@@ -26,7 +26,7 @@ import os
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 from torch import nn
@@ -118,8 +118,6 @@ def cached_features(
     n = len(loader.dataset)
     if path.is_file():
         try:
-            from safetensors import safe_open
-
             with safe_open(str(path), framework="pt") as f:
                 meta = f.metadata() or {}
             if meta.get("backbone") == fingerprint and meta.get("n") == str(n):

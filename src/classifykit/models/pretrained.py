@@ -192,9 +192,10 @@ def _torchvision_weights(source: str, model_name: str):
     import torchvision
 
     from classifykit.models.registry import get_spec
+    from classifykit.models.torchvision_models import TORCHVISION_ARCHS
 
     hint = "pass a local .pth/.pt/.safetensors weights file or efficientnet-lite0 with --model efficientnet-lite0"
-    if source not in get_spec(model_name).pretrained and "." not in source:
+    if model_name not in TORCHVISION_ARCHS or (source not in get_spec(model_name).pretrained and "." not in source):
         names = ", ".join(get_spec(model_name).pretrained) or "none"
         raise ClassifykitError(
             f"--pretrained {source}: not a weights file and not a weights name of --model {model_name} "

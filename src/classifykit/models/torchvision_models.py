@@ -77,5 +77,7 @@ def _register(arch: str) -> None:
     )(build)
 
 
-for _arch in _ARCHS:
+TORCHVISION_ARCHS = tuple(_ARCHS)
+
+for _arch in TORCHVISION_ARCHS:
     _register(_arch)
