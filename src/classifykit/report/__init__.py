@@ -33,7 +33,7 @@ def render_report(run: RunData) -> str:
     if run.predictions:
         n_wrong = len(confidently_wrong(run.predictions, len(run.predictions)))
         texts = {r.get("row", ""): r.get("text", "") for r in run.manifest or []} if run.task == "text" else None
-        wrong = wrong_items(run.predictions, run.task, root=data_root(run.config.get("data")), texts=texts, n=N_WRONG)
+        wrong = wrong_items(run.predictions, run.task, root=data_root(run.config), texts=texts, n=N_WRONG)
     version = run.versions.get("classifykit", "")
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     footer = f"Made by classifykit {escape(version)} on {when} from the files in {escape(str(run.run_dir.resolve()))}."

@@ -1,8 +1,8 @@
 """The most confidently wrong test items, as embedded thumbnails (images) or texts (text runs).
 
 Thumbnails are made with Pillow and embedded as ``data:image/png;base64,...`` URIs so the report
-stays one self-contained file. Image paths are the data root (``config.data``, or its folder
-when it names a manifest file) joined with the manifest path, as at training time.
+stays one self-contained file. Image paths are the data root (:func:`data_root`) joined with the
+manifest path, as at training time.
 """
 
 from __future__ import annotations
@@ -53,12 +53,15 @@ def confidently_wrong(predictions: list[dict[str, str]], n: int) -> list[dict[st
     return wrong[:n]
 
 
-def data_root(config_data: str | None) -> Path | None:
-    """The folder image paths are relative to: ``config.data``, or its parent if it is a file."""
-    if not config_data:
+def data_root(config: dict) -> Path | None:
+    """The folder image paths are relative to, as the image task resolves it: ``config.root`` if set,
+    else ``config.data`` when it is a folder, else the folder of the manifest file it names."""
+    if config.get("root"):
+        return Path(config["root"])
+    if not config.get("data"):
         return None
-    root = Path(config_data)
-    return root.parent if root.is_file() else root
+    data = Path(config["data"])
+    return data if data.is_dir() else data.resolve().parent
 
 
 def thumbnail_data_uri(path: Path, size: int = THUMB) -> str:
