@@ -146,3 +146,9 @@ def test_registry_accepts_text_models(monkeypatch):
     assert "bag-of-embeddings" in list_models("text") and "bag-of-embeddings" not in list_models("image")
     with pytest.raises(ValueError, match="registered twice"):
         registry.register_model("bag-of-embeddings", task="text")(build)
+
+
+def test_flops_match_published_multiply_add_counts():
+    """torchvision lists ResNet-18 at 1.81 GFLOPS (multiply-adds) and MobileNetV3-Small at 0.06 at 224 px."""
+    assert forward_flops(create_model("resnet18", 1000), 224, 3) == 3_628_146_688  # 2 × 1.814 G multiply-adds
+    assert forward_flops(create_model("mobilenet_v3_small", 1000), 224, 3) == 113_020_800  # 2 × 56.5 M
