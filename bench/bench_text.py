@@ -16,7 +16,6 @@ Usage: ``python -m bench text`` or ``python -m bench.bench_text --parts throughp
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import re
 import tempfile
 import time

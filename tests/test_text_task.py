@@ -104,3 +104,22 @@ def test_bad_options_name_the_flag(tmp_path):
         train_text(_cfg(tmp_path, rnn="transformer"))
     with pytest.raises(ClassifykitError, match="--pooling 'attention'"):
         train_text(_cfg(tmp_path, name="r2", pooling="attention"))
+
+
+def test_cli_train_text_runs_from_flags(tmp_path):
+    from typer.testing import CliRunner
+
+    import classifykit.cli.text  # noqa: F401  (registers `train text` and `demo text`)
+    from classifykit.cli.app import app
+
+    data = _table(tmp_path / "reviews.csv")
+    result = CliRunner().invoke(app, ["train", "text", str(data), "--runs-dir", str(tmp_path / "runs"), "--name", "cli",
+                                      "--epochs", "1", "--hidden-size", "4", "--embed-dim", "4", "--rnn", "gru",
+                                      "--pooling", "mean", "--no-bidirectional", "--quiet", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    meta = read_json(tmp_path / "runs" / "cli" / rf.MODEL_META)
+    assert meta["architecture"] == "gru"
+    assert meta["model_kwargs"] == {"vocab_size": meta["model_kwargs"]["vocab_size"], "embed_dim": 4, "hidden_size": 4,
+                                    "num_layers": 1, "bidirectional": False, "dropout": 0.3, "pooling": "mean"}
+    help_text = CliRunner().invoke(app, ["demo", "text", "--help"]).output
+    assert "Rotten Tomatoes" in help_text
