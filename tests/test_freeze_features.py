@@ -117,7 +117,9 @@ def test_partially_frozen_batchnorm_goes_to_eval():
     assert not model.layer1.bn1.training and model.layer2.bn1.training and model.training
 
 
-@pytest.mark.parametrize("name, chans, size", [("smallcnn", 1, 28), ("mobilenet_v3_small", 3, 32), ("efficientnet-lite0", 3, 32)])
+@pytest.mark.parametrize(
+    "name, chans, size", [("smallcnn", 1, 28), ("mobilenet_v3_small", 3, 32), ("efficientnet-lite0", 3, 32)]
+)
 def test_feature_cache_logits_equal_full_model_logits(name, chans, size):
     torch.manual_seed(0)
     model = create_model(name, 3, in_chans=chans).eval()

@@ -70,7 +70,9 @@ class Conv2dSame(nn.Conv2d):
 class ConvBNAct(nn.Sequential):
     """SAME convolution + BatchNorm (+ ReLU6 when ``act``): submodules ``conv``, ``bn`` (, ``act``)."""
 
-    def __init__(self, ch_in: int, ch_out: int, kernel_size: int = 1, stride: int = 1, groups: int = 1, act: bool = True):
+    def __init__(
+        self, ch_in: int, ch_out: int, kernel_size: int = 1, stride: int = 1, groups: int = 1, act: bool = True
+    ) -> None:
         layers = OrderedDict(
             conv=Conv2dSame(ch_in, ch_out, kernel_size, stride, groups),
             bn=nn.BatchNorm2d(ch_out, **_BN),
@@ -173,6 +175,8 @@ def lite0_weights_path() -> str:
     stem_conv="stem.conv",
     pretrained=("efficientnet-lite0",),
 )
-def efficientnet_lite0(num_classes: int, in_chans: int = 3, dropout: float = 0.2, drop_path: float = 0.2) -> EfficientNetLite:
-    """Build ``efficientnet-lite0``; ``dropout`` before the head, ``drop_path`` the last block's stochastic-depth rate."""
+def efficientnet_lite0(
+    num_classes: int, in_chans: int = 3, dropout: float = 0.2, drop_path: float = 0.2
+) -> EfficientNetLite:
+    """Build ``efficientnet-lite0``; ``dropout`` before the head, ``drop_path`` the stochastic-depth scale."""
     return EfficientNetLite(num_classes, in_chans, dropout, drop_path)

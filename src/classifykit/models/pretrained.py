@@ -112,7 +112,9 @@ def _adapt_stem(weight: torch.Tensor, in_chans: int) -> torch.Tensor:
     return weight
 
 
-def load_state_dict_into(model: nn.Module, state_dict: dict[str, torch.Tensor], *, source: str, model_name: str) -> LoadReport:
+def load_state_dict_into(
+    model: nn.Module, state_dict: dict[str, torch.Tensor], *, source: str, model_name: str
+) -> LoadReport:
     """Copy ``state_dict`` into ``model``: strict except the classifier head, stem adapted to ``in_chans``.
 
     Uses ``model.classifier_name`` and ``model.stem_conv_name`` (set by ``create_model``).
