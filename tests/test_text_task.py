@@ -123,3 +123,16 @@ def test_cli_train_text_runs_from_flags(tmp_path):
                                     "num_layers": 1, "bidirectional": False, "dropout": 0.3, "pooling": "mean"}
     help_text = CliRunner().invoke(app, ["demo", "text", "--help"]).output
     assert "Rotten Tomatoes" in help_text
+
+
+def test_large_file_path_reads_through_the_offset_index(tmp_path, monkeypatch):
+    import classifykit.text.corpus as corpus
+
+    monkeypatch.setattr(corpus, "INDEXED_MIN_BYTES", 0)  # treat the small table as larger than memory
+    run = train_text(_cfg(tmp_path, epochs=1, num_workers=1))
+    assert (tmp_path / ".reviews.csv.offsets.npz").is_file()
+    skipped = read_csv_rows(run / rf.SKIPPED)
+    assert [r["file"] for r in skipped] == [f"reviews.csv:record {i}" for i in (120, 121, 122, 124)]
+    manifest = read_csv_rows(run / rf.MANIFEST)
+    assert len(manifest) == 121 and manifest[-1] == {"row": "123", "text": "NA", "label": "neg"}
+    assert read_json(run / rf.EVAL)["n"] == 31
