@@ -95,13 +95,15 @@ def learning_curves(path: Path, epoch: np.ndarray, train_loss: np.ndarray, val_l
 
 def learning_rate(path: Path, x: np.ndarray, lr: np.ndarray, xlabel: str,
                   epoch_starts: np.ndarray | None = None) -> Path:
-    """Learning rate against steps (or epochs); faint lines at each epoch's first step."""
+    """Learning rate against steps (or epochs); dotted lines at each epoch's first step."""
     with _figure(path, 9, 2.6) as (fig, axes):
         ax = axes[0, 0]
         if epoch_starts is not None:
-            for s in epoch_starts:
-                ax.axvline(s, color="0.85", lw=0.8, zorder=0)
-        ax.plot(x, lr, color=TRAIN, lw=1.2)
+            for i, s in enumerate(epoch_starts):
+                ax.axvline(s, color="0.55", lw=0.8, ls=":", zorder=0, label="epoch start" if i == 0 else None)
+        ax.plot(x, lr, color=TRAIN, lw=1.2, label="lr")
+        if epoch_starts is not None and len(epoch_starts):
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
         ax.set_title("Learning rate (param group 0)")
         ax.set_xlabel(xlabel)
         ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
