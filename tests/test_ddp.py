@@ -59,8 +59,12 @@ def run(run_dir, world_size, crash_at=None, resume=False):
     train = DataLoader(train_ds, batch_size=GLOBAL_BATCH // world_size, sampler=train_sampler)
     val = DataLoader(val_ds, batch_size=100, sampler=val_sampler)
     seed_everything(0)
+    model = mlp()
+    # the first layer is frozen in epoch 1: under DDP the wrapper is rebuilt when it unfreezes
+    groups = [{"name": "head", "params": list(model[2].parameters())},
+              {"name": "body", "params": list(model[0].parameters()), "frozen_epochs": 1}]
     cfg = TrainConfig(epochs=EPOCHS, lr=3e-3, patience=0, quiet=True, deterministic=True)
-    return fit(mlp(), train, val, cfg, run_dir, resume=resume), type(val_sampler).__name__
+    return fit(model, train, val, cfg, run_dir, param_groups=groups, resume=resume), type(val_sampler).__name__
 
 
 def _worker(rank, world_size, port, run_dir, results):
@@ -103,6 +107,7 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     assert files == ["checkpoints/last.pt", "metrics.csv", "model.safetensors", "steps.csv"]
     steps = read_csv_rows(tmp_path / "ddp" / "steps.csv")
     assert [int(r["step"]) for r in steps] == list(range(1, EPOCHS * 40 + 1))
+    assert {r["gn:0"] for r in steps if r["epoch"] == "1"} == {""} and all(float(r["gn:0"]) > 0 for r in steps[40:])
     # validation is summed over both shards: all 517 items, same counts as one process
     ddp_metrics = read_csv_rows(tmp_path / "ddp" / "metrics.csv")
     single_metrics = read_csv_rows(tmp_path / "single" / "metrics.csv")

@@ -57,3 +57,8 @@ def amp_dtype(device: torch.device, enabled: bool = True) -> torch.dtype | None:
     if not enabled or device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def sum_dtype(device: torch.device) -> torch.dtype:
+    """dtype for metric sums kept on ``device``: float64, except on MPS, which has no float64."""
+    return torch.float32 if device.type == "mps" else torch.float64

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from classifykit.engine.device import amp_dtype
+from classifykit.engine.device import amp_dtype, sum_dtype
 from classifykit.engine.distributed import all_reduce_sum
 from classifykit.engine.sampling import is_sharded
 from classifykit.errors import ClassifykitError
@@ -54,7 +54,7 @@ def evaluate(
     """
     model.eval()
     dtype = amp_dtype(device, amp)
-    sums = torch.zeros(3, dtype=torch.float64, device=device)
+    sums = torch.zeros(3, dtype=sum_dtype(device), device=device)
     with torch.inference_mode():
         for inputs, targets in loader:
             args = model_inputs(inputs, device, channels_last)
@@ -63,7 +63,8 @@ def evaluate(
                 logits = model(*args)
             loss = loss_fn(logits.float(), targets)
             n = targets.shape[0]
-            sums += torch.stack([loss.double() * n, (logits.argmax(1) == targets).sum().double(), torch.tensor(float(n), dtype=torch.float64, device=device)])
+            correct = (logits.argmax(1) == targets).sum()
+            sums += torch.stack([loss * n, correct, torch.tensor(n, device=device)]).to(sums.dtype)
     if is_sharded(getattr(loader, "sampler", None)):
         sums = all_reduce_sum(sums)
     loss_sum, correct, n = sums.tolist()

@@ -23,7 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 from classifykit import runfolder
 from classifykit.config import TrainConfig
 from classifykit.engine import checkpoint as ckpt
-from classifykit.engine.device import amp_dtype, select_device
+from classifykit.engine.device import amp_dtype, select_device, sum_dtype
 from classifykit.engine.distributed import all_gather_objects, all_reduce_sum, barrier, dist_info
 from classifykit.engine.logs import METRICS_HEADER, RunLogs, steps_header
 from classifykit.engine.loop import autocast, evaluate, model_inputs
@@ -151,10 +151,10 @@ def train_one_epoch(
         group_norms, present = _group_norms(groups, device)
         total_norm = torch.linalg.vector_norm(group_norms)
         n = targets.shape[0]
-        batch = torch.stack([loss.detach().double() * n, (logits.argmax(1) == targets).sum().double(),
-                             torch.tensor(float(n), dtype=torch.float64, device=device)])
+        correct = (logits.argmax(1) == targets).sum()
+        batch = torch.stack([loss.detach() * n, correct, torch.tensor(n, device=device)]).to(sum_dtype(device))
         batch = all_reduce_sum(batch)  # identical decisions on every rank under DDP
-        values = torch.cat([batch, total_norm.double().reshape(1), group_norms.double()]).tolist()
+        values = torch.cat([batch, total_norm.reshape(1).to(batch.dtype), group_norms.to(batch.dtype)]).tolist()
         loss_sum, correct, count, gnorm = values[:4]
         lr = optimizer.param_groups[0]["lr"]
         bad_loss = not math.isfinite(loss_sum)
