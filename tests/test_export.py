@@ -179,7 +179,7 @@ def test_out_may_be_a_file_or_a_folder(tmp_path):
 def test_frozen_trace_branch_fails_verification_and_writes_nothing(tmp_path):
     run = make_run(tmp_path / "run", "test-batch-centered")
     for fmt in ("onnx", "torchscript"):
-        with pytest.raises(ClassifykitError, match=r"differs from PyTorch by .* \(images 1×1×28×28; max \|logit\| .*\), above --atol 0.0001 \+ --rtol 1e-05"):
+        with pytest.raises(ClassifykitError, match=r"export differs from PyTorch by .* \(images 1×1×28×28; max \|logit\| .*\), above --atol 0.0001 \+ --rtol 1e-05"):
             export_model(run, fmt, inputs=(torch.randn(4, 1, 28, 28),))
     assert sorted(p.name for p in (run / "export").iterdir()) == []
 
@@ -193,6 +193,14 @@ def test_user_errors_name_the_option_or_file(tmp_path):
     (run / "model.safetensors").unlink()
     with pytest.raises(ClassifykitError, match=r"model\.safetensors: not found; give the folder of a finished run"):
         export_model(run, "onnx")
+
+
+def test_text_run_without_vocabulary_is_refused(tmp_path):
+    run = text_run(tmp_path)
+    (run / "vocab.json").unlink()
+    with pytest.raises(ClassifykitError, match=r"vocab\.json: missing, but .*model\.json names it"):
+        export_model(run, "onnx", inputs=padded([3, 2]))
+    assert not (run / "export").exists()
 
 
 def test_mismatched_weights_are_reported(tmp_path):

@@ -69,21 +69,61 @@ def _write_sidecars(run: Path, out: Path, meta: dict, fmt: str, entry: dict) -> 
     ``vocab.json`` and ``tokenizer.json`` (the same tokenizer in Hugging Face ``tokenizers``' own
     format, which its Python, Rust and JavaScript bindings load with ``Tokenizer.from_file``)."""
     meta_path = out.parent / rf.MODEL_META
-    exports = {}
-    if meta_path.is_file():
-        exports = read_json(meta_path).get("exports") or {}
+    exports = (read_json(meta_path).get("exports") or {}) if meta_path.is_file() else {}
     write_json(meta_path, {**meta, "exports": {**exports, fmt: entry}})
-    vocab = meta.get("vocab")
-    if vocab:
-        src, dst = run / vocab, out.parent / vocab
-        if not src.is_file():
-            raise ClassifykitError(f"{src}: missing, but {run / rf.MODEL_META} names it; the export needs the vocabulary.")
-        if src.resolve() != dst.resolve():
-            shutil.copyfile(src, dst)
+    if meta.get("vocab"):
         from classifykit.text.tokenize import build_tokenizer
         from classifykit.text.vocab import UNK, Vocab
 
+        src, dst = run / meta["vocab"], out.parent / meta["vocab"]
+        if src.resolve() != dst.resolve():
+            shutil.copyfile(src, dst)
         build_tokenizer(Vocab.load(src).stoi, UNK).save(str(out.parent / TOKENIZER_FILE))
+
+
+def _export_verified(model: torch.nn.Module, meta: dict, inputs: tuple[torch.Tensor, ...], fmt: str, out: Path,
+                     opset: int, atol: float, rtol: float) -> list[Check]:
+    """Write ``fmt`` to a temporary file beside ``out``, verify it, then move it to ``out``; returns the checks.
+
+    Raises:
+        ClassifykitError: a batch outside tolerance (the temporary file is removed).
+    """
+    task = meta["task"]
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        if fmt == "onnx":
+            export_onnx(model, inputs, tmp, task, opset)
+            runner = OnnxRunner(tmp, task)
+        else:
+            export_torchscript(model, inputs, tmp)
+            runner = TorchScriptRunner(tmp)
+        checks = compare(model, runner, inputs, task)
+        failed = [c for c in checks if not c.passes(atol, rtol)]
+        if failed:
+            c = failed[0]
+            raise ClassifykitError(
+                f"{fmt} export differs from PyTorch by {c.max_abs_diff:.3g} in the logits ({c.shapes}; "
+                f"max |logit| {c.max_abs_logit:.3g}), above --atol {atol:g} + --rtol {rtol:g} × max |logit|; "
+                f"nothing was written. Try the other --format" + (" or another --opset" if fmt == "onnx" else "") + "."
+            )
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return checks
+
+
+def _export_entry(meta: dict, fmt: str, out: Path, opset: int, checks: list[Check], source: str,
+                  atol: float, rtol: float) -> dict:
+    """The ``exports.<fmt>`` entry of the exported ``model.json``."""
+    entry = {"file": out.name, "format": fmt, **describe(meta), "torch": torch.__version__,
+             "exporter": "torch.onnx.export(dynamo=False)" if fmt == "onnx" else "torch.jit.trace"}
+    if fmt == "onnx":
+        entry["opset"] = opset
+    entry["verified"] = {"inputs": source, "batches": [c.shapes for c in checks],
+                         "max_abs_diff": max(c.max_abs_diff for c in checks), "atol": atol, "rtol": rtol,
+                         "same_prediction": sum(c.same_prediction for c in checks),
+                         "rows": sum(c.rows for c in checks)}
+    return entry
 
 
 def export_model(run_dir: str | os.PathLike, fmt: str, out: str | os.PathLike | None = None, *,
@@ -109,8 +149,9 @@ def export_model(run_dir: str | os.PathLike, fmt: str, out: str | os.PathLike | 
         atol, rtol: accepted |logit difference| is ``atol + rtol * max |logit|`` per batch.
 
     Raises:
-        ClassifykitError: unknown format, bad opset, not a finished run, or an export that does not
-            reproduce PyTorch's logits within tolerance (message gives the difference and shapes).
+        ClassifykitError: unknown format, bad opset, not a finished run (or a text run without its
+            vocabulary), or an export that does not reproduce PyTorch's logits within tolerance
+            (the message gives the difference and the batch shape).
     """
     if fmt not in FORMATS:
         raise ClassifykitError(f"--format {fmt}: choose one of {', '.join(FORMATS)}.")
@@ -118,42 +159,15 @@ def export_model(run_dir: str | os.PathLike, fmt: str, out: str | os.PathLike | 
         check_opset(opset)
     run = Path(run_dir)
     model, meta = load_run_model(run)
+    if meta.get("vocab") and not (run / meta["vocab"]).is_file():
+        raise ClassifykitError(f"{run / meta['vocab']}: missing, but {run / rf.MODEL_META} names it; "
+                               "a text model cannot be used without its vocabulary.")
     if inputs is None:
         inputs, source = example_inputs(run, meta, num_examples)
     else:
         source = f"{inputs[0].shape[0]} given items"
     out = _out_path(run, fmt, out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
-        if fmt == "onnx":
-            export_onnx(model, inputs, tmp, meta["task"], opset)
-            runner = OnnxRunner(tmp, meta["task"])
-        else:
-            export_torchscript(model, inputs, tmp)
-            runner = TorchScriptRunner(tmp)
-        checks = compare(model, runner, inputs, meta["task"])
-        failed = [c for c in checks if not c.passes(atol, rtol)]
-        if failed:
-            worst = failed[0]
-            raise ClassifykitError(
-                f"{fmt} export of {run} differs from PyTorch by {worst.max_abs_diff:.3g} in the logits "
-                f"({worst.shapes}; max |logit| {worst.max_abs_logit:.3g}), above --atol {atol:g} + "
-                f"--rtol {rtol:g} × max |logit|; nothing was written. Try the other --format"
-                + (" or another --opset" if fmt == "onnx" else "") + "."
-            )
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    entry = {"file": out.name, "format": fmt, **describe(meta), "torch": torch.__version__,
-             "verified": {"max_abs_diff": max(c.max_abs_diff for c in checks), "atol": atol, "rtol": rtol,
-                          "inputs": source, "same_prediction": sum(c.same_prediction for c in checks),
-                          "rows": sum(c.rows for c in checks),
-                          "batches": [c.shapes for c in checks]}}
-    if fmt == "onnx":
-        entry["opset"] = opset
-        entry["exporter"] = "torch.onnx.export(dynamo=False)"
-    else:
-        entry["exporter"] = "torch.jit.trace"
-    _write_sidecars(run, out, meta, fmt, entry)
+    checks = _export_verified(model, meta, inputs, fmt, out, opset, atol, rtol)
+    _write_sidecars(run, out, meta, fmt, _export_entry(meta, fmt, out, opset, checks, source, atol, rtol))
     return ExportResult(out, fmt, checks, source)
