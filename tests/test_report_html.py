@@ -68,7 +68,8 @@ def test_key_numbers(image_report):
     assert '<div class="v" id="test-accuracy">66.7%</div>' in html
     assert f"95% CI {100 * lo:.1f}%–{100 * hi:.1f}% · n = 9" in html
     assert f"needs about <b>{ev['n_for_pm2']:,}</b> test items" in html and ev["n_for_pm2"] == 2135
-    assert "6 of 9 correct" in html and "top-5 100.0%" in html
+    assert f"6 of 9 correct), 95% confidence interval {100 * lo:.1f}%–{100 * hi:.1f}% (Wilson score" in html
+    assert "top-1 66.7%" in html and "top-5" not in html  # 3 classes: top-5 is always 100%
 
 
 def test_best_epoch_row_and_diagnosis(image_report):

@@ -20,7 +20,7 @@ def report(
     """Write RUN/report.html: learning curves, gradient diagnosis, test results, mistakes, data, config."""
     from classifykit.report import SCREENSHOT, write_report
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)  # paths stay on one line, copyable
     path = write_report(run, screenshot=screenshot)
     console.print(f"report: {path}")
     if screenshot:

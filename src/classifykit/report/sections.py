@@ -66,6 +66,13 @@ def _num(x: float, fmt: str) -> str:
     return format(x, fmt) if math.isfinite(x) else "–"
 
 
+def _top_k(run: RunData) -> dict[str, float]:
+    """eval.json's top-k accuracies for k below the number of classes (top-5 of 2 classes is always 100%)."""
+    ev = run.eval or {}
+    k_classes = len(run.classes or ev.get("per_class") or [])
+    return {k: v for k, v in (ev.get("top_k") or {}).items() if not k_classes or int(k) < k_classes}
+
+
 def header(run: RunData) -> str:
     """Dark header: run name, task and model, and the key numbers (test accuracy first)."""
     model = run.model or {}
@@ -89,7 +96,7 @@ def header(run: RunData) -> str:
         keys.append(f'<div class="key"><div class="v">{pct(val)}</div><div class="l">best val accuracy</div>'
                     f'<div class="s">{where}</div></div>')
     if ev and "macro_f1" in ev:
-        top5 = (ev.get("top_k") or {}).get("5")
+        top5 = _top_k(run).get("5")
         sub = f"top-5 accuracy {pct(top5)}" if top5 is not None else ""
         keys.append(f'<div class="key"><div class="v">{_num(float(ev["macro_f1"]), ".3f")}</div>'
                     f'<div class="l">macro F1</div><div class="s">{sub}</div></div>')
@@ -157,14 +164,16 @@ def results(run: RunData, figs: dict[str, Path]) -> str:
     if not ev:
         return _section("results", "Test results", _missing(rf.EVAL, "run classifykit evaluate on this run"))
     n, need = int(ev.get("n", 0)), ev.get("n_for_pm2")
+    lo, hi = ev.get("ci95", [math.nan, math.nan])
     lines = [f'<p>Accuracy on the {escape(str(ev.get("split", "test")))} split: '
              f'<b>{pct(ev.get("accuracy"), 2)}</b> ({int(ev.get("correct", 0)):,} of {n:,} correct), '
-             f'{escape(ci_text(ev))} ({escape(str(ev.get("ci_method", "wilson")))} score interval).']
+             f'95% confidence interval {pct(lo)}–{pct(hi)} '
+             f'({escape(str(ev.get("ci_method", "wilson")).capitalize())} score interval).']
     if need:
         verdict = ("this test set is large enough" if n >= need else
                    f"this test set has {n:,}, so its accuracy is less precise than that")
         lines.append(f" A ±2-point 95% interval needs about <b>{int(need):,}</b> test items: {verdict}.")
-    top = ev.get("top_k") or {}
+    top = _top_k(run)
     if top:
         lines.append(" " + ", ".join(f"top-{escape(str(k))} {pct(v)}" for k, v in top.items())
                      + (f"; macro F1 {_num(float(ev['macro_f1']), '.3f')}" if "macro_f1" in ev else "") + ".")
