@@ -78,3 +78,33 @@ def test_resume_after_last_epoch_does_nothing(tmp_path):
     before = rows(tmp_path / "metrics.csv")
     again = train(tmp_path, 0, resume=True)
     assert again == first and rows(tmp_path / "metrics.csv") == before
+
+
+def train_digits(run_dir, crash_at=None, resume=False, init_seed=0):
+    """Real data: scikit-learn's 1,797 8×8 digits, an MLP with dropout, shuffled by a seeded sampler, 2 workers."""
+    from sklearn.datasets import load_digits
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from classifykit.engine.seed import seed_worker
+    from test_engine_trainer import CrashingSampler
+
+    x, y = load_digits(return_X_y=True)
+    x, y = torch.tensor(x / 16.0, dtype=torch.float32), torch.tensor(y)
+    train_ds, val_ds = TensorDataset(x[:1400], y[:1400]), TensorDataset(x[1400:], y[1400:])
+    train = DataLoader(train_ds, batch_size=64, sampler=CrashingSampler(1400, 0, crash_at), num_workers=2,
+                       worker_init_fn=seed_worker)
+    seed_everything(init_seed)
+    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, 10))
+    return fit(model, train, DataLoader(val_ds, batch_size=200), cfg(epochs=4, lr=1e-2, deterministic=True), run_dir,
+               resume=resume)
+
+
+@pytest.mark.integration
+def test_resume_exact_on_real_digits(tmp_path):
+    full = train_digits(tmp_path / "full")
+    with pytest.raises(Crash):
+        train_digits(tmp_path / "resumed", crash_at=2)
+    resumed = train_digits(tmp_path / "resumed", resume=True, init_seed=3)
+    assert resumed == full and full.best_val_acc > 0.85
+    assert_same_run(tmp_path / "full", tmp_path / "resumed")

@@ -106,3 +106,53 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises UnpicklingError, RuntimeError or EOFError for bad files
         raise ClassifykitError(f"{path}: cannot read this checkpoint ({type(e).__name__}: {e}); start a new run.") from e
+
+
+STATE_FORMAT = "classifykit-train-state-1"
+
+
+def training_state(model, optimizer, scheduler, scaler, progress: dict[str, Any], rng: list, epochs: int,
+                   steps_per_epoch: int) -> dict[str, Any]:
+    """The ``last.pt`` body: state_dicts of the (unwrapped) model, optimizer, scheduler and scaler;
+    ``progress`` (epoch, step, best_val_acc, best_epoch, bad_epochs, stopped_early, metrics rows);
+    ``rng`` (one :func:`rng_state` per rank); the schedule length; ``sampler_epoch`` (the number of
+    epochs whose data order was used, i.e. the next ``set_epoch`` argument)."""
+    return {
+        "format": STATE_FORMAT,
+        **progress,
+        "model": unwrap(model).state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": None if scheduler is None else scheduler.state_dict(),
+        "scaler": None if scaler is None else scaler.state_dict(),
+        "rng": rng,
+        "sampler_epoch": progress["epoch"],
+        "epochs": epochs,
+        "steps_per_epoch": steps_per_epoch,
+    }
+
+
+def restore_training_state(path: str | os.PathLike, model, optimizer, scheduler, scaler, *, rank: int, epochs: int,
+                           steps_per_epoch: int, schedule: str) -> dict[str, Any]:
+    """Load ``last.pt`` into the given objects and this rank's generators; returns the saved progress dict.
+
+    Raises:
+        ClassifykitError: no or unreadable checkpoint, or one written by a run with another schedule
+            length (epochs × steps per epoch): the LR schedule and data order would not continue.
+    """
+    saved = load_checkpoint(path)
+    if saved.get("format") != STATE_FORMAT:
+        raise ClassifykitError(f"{path}: not a classifykit training checkpoint; start a new run.")
+    if saved["steps_per_epoch"] != steps_per_epoch or (saved["epochs"] != epochs and schedule != "constant"):
+        raise ClassifykitError(
+            f"{path} was written by a run of {saved['epochs']} epochs × {saved['steps_per_epoch']} steps; this one has "
+            f"{epochs} × {steps_per_epoch}. Resume with the same --epochs, --batch-size and number of processes."
+        )
+    unwrap(model).load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(saved["scheduler"])
+    if scaler is not None and saved["scaler"] is not None:
+        scaler.load_state_dict(saved["scaler"])
+    rngs = saved["rng"]
+    set_rng_state(rngs[rank] if rank < len(rngs) else rngs[0])
+    return saved

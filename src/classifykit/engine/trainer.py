@@ -134,7 +134,7 @@ def train_one_epoch(
     model.train()
     _freeze_batchnorm_stats(model)
     params = [p for g in groups.values() for p in g]
-    totals = torch.zeros(3, dtype=torch.float64)  # loss×n, correct, n over non-skipped steps
+    loss_total = correct_total = n_total = 0.0  # over non-skipped steps
     norms_seen: list[float] = []
     clipped = skipped = steps = 0
     start = time.perf_counter()
@@ -182,19 +182,18 @@ def train_one_epoch(
         steps += 1
         skipped += skip
         if not skip:
-            totals += torch.tensor([loss_sum, correct, count], dtype=torch.float64)
+            loss_total, correct_total, n_total = loss_total + loss_sum, correct_total + correct, n_total + count
             norms_seen.append(gnorm)
             clipped += was_clipped
         if step_rows is not None:
             step_rows.append(_step_row(step, epoch, loss_sum / count, lr, gnorm, was_clipped, skip, values[4:], present))
         if progress is not None:
-            seen = totals[2].item()
-            progress.update(i, totals[0].item() / seen if seen else float("nan"), seen / (time.perf_counter() - start))
+            progress.update(i, loss_total / n_total if n_total else float("nan"), n_total / (time.perf_counter() - start))
     seconds = time.perf_counter() - start
-    loss_sum, correct, n = totals.tolist()
+    n = n_total
     return EpochStats(
-        loss=loss_sum / n if n else float("nan"),
-        acc=correct / n if n else float("nan"),
+        loss=loss_total / n if n else float("nan"),
+        acc=correct_total / n if n else float("nan"),
         n=int(n),
         grad_norm_mean=float(np.mean(norms_seen)) if norms_seen else float("nan"),
         grad_norm_max=float(np.max(norms_seen)) if norms_seen else float("nan"),
@@ -316,16 +315,9 @@ def fit(
     state = {"epoch": 0, "step": 0, "best_val_acc": -math.inf, "best_epoch": 0, "bad_epochs": 0,
              "stopped_early": False, "metrics": []}
     if resume:
-        saved = ckpt.load_checkpoint(run_dir / runfolder.LAST_CHECKPOINT)
-        _check_resumable(saved, cfg, steps_per_epoch, run_dir)
-        ckpt.unwrap(model).load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        if scheduler is not None:
-            scheduler.load_state_dict(saved["scheduler"])
-        if scaler is not None and saved["scaler"] is not None:
-            scaler.load_state_dict(saved["scaler"])
-        rngs = saved["rng"]
-        ckpt.set_rng_state(rngs[info.rank] if info.rank < len(rngs) else rngs[0])
+        saved = ckpt.restore_training_state(run_dir / runfolder.LAST_CHECKPOINT, model, optimizer, scheduler, scaler,
+                                            rank=info.rank, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch,
+                                            schedule=cfg.schedule)
         state = {k: saved[k] for k in state}
         logs.restore(state["metrics"], state["epoch"])
     else:
@@ -380,14 +372,8 @@ def fit(
         if info.is_main:
             logs.append_steps(rows or [])
             logs.write_metrics(state["metrics"])
-            ckpt.save_checkpoint(
-                {**state, "model": ckpt.unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
-                 "scheduler": None if scheduler is None else scheduler.state_dict(),
-                 "scaler": None if scaler is None else scaler.state_dict(), "rng": rng,
-                 "sampler_epoch": epoch, "epochs": cfg.epochs, "steps_per_epoch": steps_per_epoch,
-                 "format": "classifykit-train-state-1"},
-                run_dir / runfolder.LAST_CHECKPOINT,
-            )
+            ckpt.save_checkpoint(ckpt.training_state(model, optimizer, scheduler, scaler, state, rng, cfg.epochs, steps_per_epoch),
+                                 run_dir / runfolder.LAST_CHECKPOINT)
         summary(mode, _epoch_line(epoch, cfg.epochs, stats, val, optimizer.param_groups[0]["lr"], improved))
     barrier()
     if state["stopped_early"]:
@@ -395,18 +381,6 @@ def fit(
     summary(mode, f"best val acc {max(state['best_val_acc'], 0.0):.2%} at epoch {state['best_epoch']} "
                   f"({epoch} epochs run); weights in {run_dir / runfolder.WEIGHTS}")
     return FitResult(state["best_epoch"], max(state["best_val_acc"], 0.0), epoch, state["stopped_early"])
-
-
-def _check_resumable(saved: dict, cfg: TrainConfig, steps_per_epoch: int, run_dir: Path) -> None:
-    """The checkpoint must come from the same schedule length (epochs × steps per epoch)."""
-    if saved.get("format") != "classifykit-train-state-1":
-        raise ClassifykitError(f"{run_dir / runfolder.LAST_CHECKPOINT}: not a classifykit training checkpoint.")
-    if saved["steps_per_epoch"] != steps_per_epoch or (saved["epochs"] != cfg.epochs and cfg.schedule != "constant"):
-        raise ClassifykitError(
-            f"{run_dir / runfolder.LAST_CHECKPOINT} was written by a run of {saved['epochs']} epochs × "
-            f"{saved['steps_per_epoch']} steps; this one has {cfg.epochs} × {steps_per_epoch}. Resume with the "
-            "same --epochs, --batch-size and number of processes as the original run."
-        )
 
 
 def _epoch_line(epoch: int, epochs: int, stats: EpochStats, val: dict, lr: float, improved: bool) -> str:
