@@ -134,6 +134,13 @@ def test_dollar_class_names_are_drawn_literally(tmp_path):
     assert Image.open(path).size[0] > 0
 
 
+def test_confusion_layout_follows_class_count(tmp_path):
+    few = Image.open(plots.confusion(tmp_path / "few.png", ["a", "b"], np.array([[3, 1], [0, 4]])))
+    many = Image.open(plots.confusion(tmp_path / "many.png", [f"c{i}" for i in range(25)], np.eye(25, dtype=int)))
+    assert few.width > few.height  # counts and row-normalised side by side
+    assert many.height > many.width  # stacked, so each matrix keeps the full width
+
+
 def test_cli_report(tmp_path):
     run = make_text_run(tmp_path)
     result = CliRunner().invoke(app, ["report", str(run)])

@@ -151,9 +151,12 @@ def confusion(path: Path, classes: list[str], counts: np.ndarray) -> Path:
     rows = counts.sum(axis=1, keepdims=True)
     norm = np.divide(counts, rows, out=np.zeros(counts.shape, dtype=np.float64), where=rows > 0)
     label_size = 8 if k <= 20 else max(4, 8 - k // 20)
-    with _figure(path, 2 * side + 1.4, side, 1, 2) as (fig, axes):
-        for ax, values, title, fmt, vmax in ((axes[0, 0], counts, "Counts", "d", None),
-                                             (axes[0, 1], norm, "Row-normalised (recall)", ".2f", 1)):
+    stacked = k > 20  # side by side, many classes would leave each matrix too small to read
+    shape = (2, 1) if stacked else (1, 2)
+    size = (side + 1.4, 2 * side) if stacked else (2 * side + 1.4, side)
+    with _figure(path, *size, *shape) as (fig, axes):
+        for ax, values, title, fmt, vmax in ((axes.flat[0], counts, "Counts", "d", None),
+                                             (axes.flat[1], norm, "Row-normalised (recall)", ".2f", 1)):
             im = ax.imshow(values, cmap="Blues", vmin=0, vmax=vmax)
             ax.set_title(title)
             ax.set_xlabel("predicted")
