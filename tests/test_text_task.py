@@ -136,3 +136,36 @@ def test_large_file_path_reads_through_the_offset_index(tmp_path, monkeypatch):
     manifest = read_csv_rows(run / rf.MANIFEST)
     assert len(manifest) == 121 and manifest[-1] == {"row": "123", "text": "NA", "label": "neg"}
     assert read_json(run / rf.EVAL)["n"] == 31
+
+
+def test_evaluate_and_predict_text(tmp_path, monkeypatch):
+    import io
+
+    from classifykit.tasks.text import evaluate_text, predict_text
+
+    run = train_text(_cfg(tmp_path))
+    report, out_dir = evaluate_text(run, device="cpu")
+    assert out_dir == run and report["n"] == 31 and report == read_json(run / rf.EVAL)
+    other = tmp_path / "more.jsonl"
+    other.write_text('{"text": "superb lovely", "label": "pos"}\n{"text": "", "label": "neg"}\n'
+                     '{"text": "dull weak poor", "label": "neg"}\n', encoding="utf-8")
+    report, out_dir = evaluate_text(run, str(other), device="cpu")
+    assert out_dir == run / "eval-more" and report["n"] == 2
+    assert [r["reason"] for r in read_csv_rows(out_dir / rf.SKIPPED)] == ["row 1: empty text"]
+    (tmp_path / "in.txt").write_text("great superb lovely film\nzzz unknown words\n", encoding="utf-8")
+    monkeypatch.setattr("sys.stdin", io.StringIO("awful dull poor\n\n"))
+    n, failures = predict_text(run, [str(tmp_path / "in.txt"), "-"], ["", "lovely superb"], tmp_path / "p.csv",
+                               top_k=5, device="cpu")
+    rows = read_csv_rows(tmp_path / "p.csv")
+    assert (n, failures) == (5, [])
+    assert [r["input"] for r in rows] == ["--text 1", "--text 2", f"{tmp_path / 'in.txt'}:1", f"{tmp_path / 'in.txt'}:2", "stdin:1"]
+    assert [r["text"] for r in rows] == ["", "lovely superb", "great superb lovely film", "zzz unknown words",
+                                         "awful dull poor"]
+    model, meta, vocab = load_trained_text_model(run, torch.device("cpu"))
+    probs = predict_probabilities(model, [r["text"] for r in rows], vocab, meta["max_length"], torch.device("cpu"))
+    assert [r["label"] for r in rows] == [meta["classes"][i] for i in probs.argmax(1).tolist()]
+    assert [float(r["probability"]) for r in rows] == pytest.approx(probs.max(1).values.tolist(), abs=1e-6)
+    for r in rows:
+        pairs = [p.split(":") for p in r["top_k"].split(";")]
+        assert [c for c, _ in pairs] in (["pos", "neg"], ["neg", "pos"])
+        assert sum(float(q) for _, q in pairs) == pytest.approx(1.0, abs=1e-3)

@@ -275,3 +275,67 @@ def demo_text(*, out: str = "data", runs_dir: str = "runs", epochs: int | None =
     cfg = TextConfig(data=str(data), runs_dir=runs_dir, name=f"demo-text-{time.strftime('%Y%m%d-%H%M%S')}",
                      device=device or "auto", quiet=quiet, **recipe)
     return train_text(cfg)
+
+
+def evaluate_text(run: Path, data: str | None = None, *, batch_size: int = 256, device: str = "auto") -> tuple[dict, Path]:
+    """Evaluate a text run: its saved test split, or every labelled text of ``data`` (CSV/TSV/JSONL/folder,
+    read with the run's encoding and column names), labels mapped onto the saved classes by name.
+
+    Returns ``(eval.json body, folder written)``: ``run`` itself, or ``run/eval-<data name>/`` for ``data``.
+
+    Raises:
+        ClassifykitError: not a finished text run, no test split, or labels outside the saved classes.
+    """
+    from classifykit.text.inference import labelled_texts, split_texts, text_loader
+
+    run = Path(run)
+    dev = select_device(device)
+    model, meta, vocab = load_trained_text_model(run, dev)
+    if data is None:
+        items, texts, targets = split_texts(run, "test")
+        out_dir, split = run, "test"
+    else:
+        cfg = load_saved_config(run, TextConfig)
+        items, texts, targets, skipped = labelled_texts(data, meta["classes"], cfg.encoding, cfg.text_column, cfg.label_column)
+        out_dir, split = run / f"eval-{Path(data).stem or 'data'}", f"data:{Path(data).name}"
+        out_dir.mkdir(exist_ok=True)
+        write_csv(out_dir / rf.SKIPPED, ["file", "reason"], skipped)
+    logits, y = predict_logits(model, text_loader(texts, vocab, meta.get("max_length"), targets, batch_size), dev)
+    return write_evaluation(out_dir, items, y, logits, meta["classes"], split=split), out_dir
+
+
+PREDICTION_COLUMNS = ["input", "text", "label", "probability", "top_k"]
+
+
+def predict_text(run: Path, inputs: list[str], texts: list[str], out: Path, *, top_k: int = 3, batch_size: int = 64,
+                 device: str = "auto") -> tuple[int, list[tuple[str, str]]]:
+    """Classify ``texts`` (``--text``), the texts of each file in ``inputs`` (see
+    :func:`classifykit.text.inference.read_texts`; ``-`` is stdin) or, with neither, stdin; write ``out``.
+
+    Columns: ``input`` (``--text N``, ``<file>:N`` or ``stdin:N``, N 1-based), ``text``, ``label``,
+    ``probability`` (of that label), ``top_k`` (``class:prob`` pairs joined by ``;``). Every text gets
+    probabilities, even an empty or all out-of-vocabulary one. Returns ``(number predicted, [])``.
+
+    Raises:
+        ClassifykitError: not a finished text run, or an input file that is missing or undecodable.
+    """
+    from classifykit.text.inference import predict_probabilities, read_texts
+
+    run = Path(run)
+    cfg = load_saved_config(run, TextConfig)
+    sources = [(f"--text {i}", t) for i, t in enumerate(texts, start=1)]
+    for name in inputs or ([] if texts else ["-"]):
+        label = "stdin" if name == "-" else name
+        sources += [(f"{label}:{i}", t) for i, t in enumerate(read_texts(name, cfg.encoding, cfg.text_column), start=1)]
+    dev = select_device(device)
+    model, meta, vocab = load_trained_text_model(run, dev)
+    classes = meta["classes"]
+    probs = predict_probabilities(model, [t for _, t in sources], vocab, meta.get("max_length"), dev, batch_size)
+    k = max(1, min(top_k, len(classes)))
+    rows = []
+    if len(sources):
+        top_p, top_i = probs.topk(k, 1)
+        for (where, text), p, i in zip(sources, top_p.tolist(), top_i.tolist()):
+            rows.append([where, text, classes[i[0]], f"{p[0]:.6f}", ";".join(f"{classes[c]}:{q:.4f}" for q, c in zip(p, i))])
+    write_csv(out, PREDICTION_COLUMNS, rows)
+    return len(rows), []
