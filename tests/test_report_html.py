@@ -17,6 +17,7 @@ from classifykit.cli.app import app
 from classifykit.errors import ClassifykitError
 from classifykit.report import plots, write_report
 from classifykit.report.figures import CLASS_COUNTS, CONFUSION, GRAD_NORM, LEARNING_CURVES, LEARNING_RATE, PER_CLASS
+from classifykit.report.sections import duration
 from test_report_runfolder import EVIL, PIXEL, SPIKE_STEP, make_image_run, make_text_run
 
 FIGURES = [LEARNING_CURVES, LEARNING_RATE, GRAD_NORM, CONFUSION, PER_CLASS, CLASS_COUNTS]
@@ -70,6 +71,10 @@ def test_key_numbers(image_report):
     assert f"needs about <b>{ev['n_for_pm2']:,}</b> test items" in html and ev["n_for_pm2"] == 2135
     assert f"6 of 9 correct), 95% confidence interval {100 * lo:.1f}%–{100 * hi:.1f}% (Wilson score" in html
     assert "top-1 66.7%" in html and "top-5" not in html  # 3 classes: top-5 is always 100%
+
+
+def test_duration_units():
+    assert [duration(s) for s in (12.4, 89, 600, 5400, 9000)] == ["12 s", "89 s", "10.0 min", "1.5 h", "2.5 h"]
 
 
 def test_best_epoch_row_and_diagnosis(image_report):

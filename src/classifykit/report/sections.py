@@ -32,6 +32,13 @@ def pct(x: float | None, digits: int = 1) -> str:
     return f"{100 * float(x):.{digits}f}%"
 
 
+def duration(seconds: float) -> str:
+    """``42 s``, ``12.5 min`` or ``3.2 h``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 90 * 60 else f"{seconds / 3600:.1f} h"
+
+
 def ci_text(ev: dict) -> str:
     """``95% CI 90.7–91.8% · n = 10,000`` from an eval.json body."""
     lo, hi = ev.get("ci95", [math.nan, math.nan])
@@ -104,7 +111,7 @@ def header(run: RunData) -> str:
         secs = float(np.nansum(m["seconds"]))
         rate = m.get("samples_per_s")
         sub = f"{np.nanmean(rate):,.0f} samples/s" if rate is not None and np.isfinite(rate).any() else ""
-        keys.append(f'<div class="key"><div class="v">{secs / 60:.1f} min</div><div class="l">training time</div>'
+        keys.append(f'<div class="key"><div class="v">{duration(secs)}</div><div class="l">training time</div>'
                     f'<div class="s">{sub}</div></div>')
     return (f'<header><div class="kicker">{kicker}</div><h1>{escape(run.run_dir.resolve().name)}</h1>'
             f'<div class="keys">{"".join(keys)}</div></header>')
