@@ -150,3 +150,57 @@ def test_bad_optimizer_and_schedule_names():
     opt = build_optimizer(TrainConfig(), build_param_groups(_net(), None, 0.0))
     with pytest.raises(ClassifykitError, match="--schedule 'step': use onecycle, cosine or constant"):
         build_scheduler(TrainConfig(schedule="step"), opt, 3)
+
+
+def test_init_distributed_without_torchrun(monkeypatch):
+    from classifykit.engine.distributed import DistInfo, all_gather_objects, all_reduce_sum, init_distributed
+
+    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(var, raising=False)
+    info = init_distributed()
+    assert info == DistInfo(0, 1, 0) and info.is_main
+    assert all_gather_objects({"a": 1}) == [{"a": 1}] and all_reduce_sum(torch.tensor([2.0])).tolist() == [2.0]
+    monkeypatch.setenv("WORLD_SIZE", "two")
+    with pytest.raises(ClassifykitError, match="RANK/WORLD_SIZE/LOCAL_RANK must be integers"):
+        init_distributed()
+
+
+class Tied(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(5, 3)
+        self.out = nn.Linear(3, 5, bias=False)
+        self.out.weight = self.emb.weight  # shared storage: safetensors refuses it unless copied
+
+
+def test_save_and_load_weights_roundtrip(tmp_path):
+    from classifykit.engine.checkpoint import load_weights, save_weights
+
+    net = Tied()
+    save_weights(net, tmp_path / "w.safetensors")
+    other = Tied()
+    load_weights(other, tmp_path / "w.safetensors")
+    assert torch.equal(other.emb.weight, net.emb.weight) and other.out.weight is other.emb.weight
+    with pytest.raises(ClassifykitError, match="weights do not fit the model built from model.json"):
+        load_weights(_net(), tmp_path / "w.safetensors")
+    with pytest.raises(ClassifykitError, match="no such weights file"):
+        load_weights(net, tmp_path / "missing.safetensors")
+    (tmp_path / "bad.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(ClassifykitError, match="not a readable safetensors file"):
+        load_weights(net, tmp_path / "bad.safetensors")
+
+
+def test_checkpoint_holds_only_plain_types(tmp_path):
+    from classifykit.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+
+    random.seed(5)
+    np.random.seed(5)
+    torch.manual_seed(5)
+    save_checkpoint({"rng": rng_state(), "epoch": 3}, tmp_path / "c.pt")
+    expected = (random.random(), float(np.random.rand()), float(torch.rand(())))
+    state = load_checkpoint(tmp_path / "c.pt")  # weights_only=True: would raise on any pickled class
+    set_rng_state(state["rng"])
+    assert state["epoch"] == 3 and (random.random(), float(np.random.rand()), float(torch.rand(()))) == expected
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ClassifykitError, match="cannot read this checkpoint"):
+        load_checkpoint(tmp_path / "bad.pt")
