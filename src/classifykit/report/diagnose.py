@@ -190,8 +190,8 @@ def diagnose_clipping(grad_norm: np.ndarray, clipped: np.ndarray | None, clip: f
     """How often clipping acted, with advice when it acts on most steps (or is off)."""
     x = np.asarray(grad_norm, dtype=np.float64)
     finite = x[np.isfinite(x)]
-    if clip is None:
-        return Finding("info", "No gradient clipping",
+    if clip is None:  # only a note: a spike, if any, gets its own warning recommending clipping
+        return Finding("ok", "No gradient clipping",
                        "Clipping was off (--clip-grad-norm not set). Recurrent models usually want it "
                        f"(e.g. --clip-grad-norm 1.0; {PASCANU}).")
     frac = clipped_fraction(x, clipped, clip)
