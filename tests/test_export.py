@@ -188,8 +188,10 @@ def test_user_errors_name_the_option_or_file(tmp_path):
     run = make_run(tmp_path / "run", "smallcnn")
     with pytest.raises(ClassifykitError, match="--format tflite: choose one of onnx, torchscript"):
         export_model(run, "tflite")
-    with pytest.raises(ClassifykitError, match="--opset 21: the exporter writes opsets 9..20"):
+    with pytest.raises(ClassifykitError, match="--opset 21: the exporter writes opsets 11..20"):
         export_model(run, "onnx", opset=21)
+    with pytest.raises(ClassifykitError, match="--opset 10: the exporter writes opsets 11..20"):
+        export_model(run, "onnx", opset=10)
     (run / "model.safetensors").unlink()
     with pytest.raises(ClassifykitError, match=r"model\.safetensors: not found; give the folder of a finished run"):
         export_model(run, "onnx")
@@ -356,3 +358,15 @@ def test_rotten_tomatoes_lstm_export_matches_on_real_texts(tmp_path):
         assert full.startswith("ids 12×") and fewer.startswith("ids 11×") and single.startswith("ids 1×")
         assert len({s.split(",")[0].split("×")[1] for s in (full, fewer, single)}) == 3  # three sequence lengths
         assert result.max_abs_diff < 1e-4
+
+
+def test_exporter_failure_is_reported_with_what_to_try(tmp_path, monkeypatch):
+    def unsupported(*args, **kwargs):
+        raise torch.onnx.errors.OnnxExporterError("ONNX export of operator Sort, input size not accessible")
+
+    monkeypatch.setattr(torch.onnx, "export", unsupported)
+    run = text_run(tmp_path)
+    with pytest.raises(ClassifykitError, match=r"ONNX export at --opset 17 failed: ONNX export of operator Sort, "
+                                               r"input size not accessible\. Try a newer --opset \(up to 20\) or --format torchscript\."):
+        export_model(run, "onnx", inputs=padded([3, 2]))
+    assert sorted(p.name for p in (run / "export").iterdir()) == []

@@ -17,7 +17,7 @@ def export_command(
     run: Path = typer.Argument(..., help="Run folder of a finished training run (holds model.json and model.safetensors)."),
     format: str = typer.Option("onnx", "--format", "-f", help=f"{' or '.join(FORMATS)}."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output file (e.g. fmnist.onnx) or folder (existing, or a name without extension); default RUN/export/."),
-    opset: int = typer.Option(DEFAULT_OPSET, "--opset", help="ONNX opset version, 9..20 (ONNX only)."),
+    opset: int = typer.Option(DEFAULT_OPSET, "--opset", help="ONNX opset version, 11..20 (ONNX only)."),
     atol: float = typer.Option(DEFAULT_ATOL, "--atol", help="Accepted |logit difference| from PyTorch: atol + rtol × max |logit|."),
     rtol: float = typer.Option(DEFAULT_RTOL, "--rtol", help="See --atol."),
     examples: int = typer.Option(8, "--examples", min=2, help="Test-split items to trace and verify with."),

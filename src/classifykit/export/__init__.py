@@ -142,7 +142,7 @@ def export_model(run_dir: str | os.PathLike, fmt: str, out: str | os.PathLike | 
         out: output file (a name with an extension), or a folder to write ``model.onnx`` /
             ``model.torchscript.pt`` into (an existing folder or a name without extension);
             default ``<run>/export/``.
-        opset: ONNX opset (9..20); ignored for TorchScript.
+        opset: ONNX opset (11..20); ignored for TorchScript.
         inputs: example inputs as ``forward`` takes them (images ``B×C×H×W`` float32 normalized as in
             ``model.json``; text ``(ids B×T int64, lengths B int64)``); default: ``num_examples``
             items of the run's test split (random inputs of the right shape if the data is gone).

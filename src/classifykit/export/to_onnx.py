@@ -27,15 +27,16 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 from classifykit.errors import ClassifykitError
 from classifykit.export.signature import OUTPUT, dynamic_axes, input_names
 
-# torch.onnx's TorchScript-based exporter supports opsets 7..20 (torch.onnx._constants); LSTM with
-# sequence_lens and everything our models use needs 9 or later. 17 is read by every current runtime
-# (onnxruntime >= 1.11, TensorRT >= 8.6, OpenVINO) and has LayerNormalization.
+# torch.onnx's TorchScript-based exporter writes opsets 7..20 (torch.onnx._constants). Measured here:
+# the CNNs export from opset 9, the packed text models from 11 (at 9 the length sort has no dynamic
+# form: "ONNX export of operator Sort, input size not accessible"). 17 (2022) is the default: current
+# runtimes read it, and it has LayerNormalization as one node.
 DEFAULT_OPSET = 17
-MIN_OPSET, MAX_OPSET = 9, 20
+MIN_OPSET, MAX_OPSET = 11, 20
 
 
 def check_opset(opset: int) -> None:
-    """Raises ClassifykitError naming ``--opset`` when ``opset`` is outside 9..20."""
+    """Raises ClassifykitError naming ``--opset`` when ``opset`` is outside 11..20."""
     if not MIN_OPSET <= opset <= MAX_OPSET:
         raise ClassifykitError(f"--opset {opset}: the exporter writes opsets {MIN_OPSET}..{MAX_OPSET}; "
                                f"{DEFAULT_OPSET} (the default) suits current runtimes.")
@@ -78,7 +79,10 @@ def export_onnx(model: nn.Module, example: tuple[torch.Tensor, ...], path: Path,
         model: eval-mode model on CPU.
         example: positional inputs (images ``B×C×H×W`` float32, or text ``(ids B×T, lengths B)`` int64).
         task: ``"image"`` or ``"text"`` (input names and dynamic axes, see :mod:`.signature`).
-        opset: ONNX opset version (9..20).
+        opset: ONNX opset version (11..20).
+
+    Raises:
+        ClassifykitError: the exporter cannot express the model (its message, and what to try).
     """
     import onnx
 
@@ -87,10 +91,15 @@ def export_onnx(model: nn.Module, example: tuple[torch.Tensor, ...], path: Path,
         # The deprecation notice is documented above; the tracer's shape warnings (e.g. LSTM batch
         # size) concern exactly what verify() then checks on other batch sizes and lengths.
         warnings.simplefilter("ignore")
-        with torch.no_grad(), _packed_rnn_outputs_used(model):
-            torch.onnx.export(model, example, str(path), dynamo=False, input_names=input_names(task),
-                              output_names=[OUTPUT], dynamic_axes=dynamic_axes(task), opset_version=opset,
-                              do_constant_folding=True)
+        try:
+            with torch.no_grad(), _packed_rnn_outputs_used(model):
+                torch.onnx.export(model, example, str(path), dynamo=False, input_names=input_names(task),
+                                  output_names=[OUTPUT], dynamic_axes=dynamic_axes(task), opset_version=opset,
+                                  do_constant_folding=True)
+        except RuntimeError as e:  # torch.onnx.errors.OnnxExporterError is one
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ClassifykitError(f"ONNX export at --opset {opset} failed: {first}. Try a newer --opset "
+                                   f"(up to {MAX_OPSET}) or --format torchscript.") from e
     onnx.checker.check_model(str(path))
 
 
