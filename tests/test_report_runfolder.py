@@ -3,7 +3,6 @@ reading them back (report.rundata)."""
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 

@@ -7,6 +7,7 @@ as written.
 
 from __future__ import annotations
 
+import io
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,13 +36,12 @@ DPI = 110
 
 @contextmanager
 def _figure(path: Path, width: float, height: float, nrows: int = 1, ncols: int = 1, **kw):
-    """Yield ``(fig, axes 2-D array)`` and save the figure atomically to ``path`` on exit."""
+    """Yield ``(fig, axes 2-D array)`` of a ``width``×``height`` inch figure (at :data:`DPI` pixels per inch)
+    and save it atomically as a PNG at ``path`` on exit."""
     with rc_context(_STYLE):
         fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
         axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
         yield fig, axes
-        import io
-
         buf = io.BytesIO()
         fig.savefig(buf, format="png")
     atomic_write_bytes(path, buf.getvalue())
