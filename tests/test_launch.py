@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from classifykit.errors import ClassifykitError
-from classifykit.launch import relaunch_under_torchrun, split_nproc, torchrun_argv
+from classifykit.launch import check_gpu_count, relaunch_under_torchrun, split_nproc, torchrun_argv
 
 PY = "/venv/bin/python"
 HEAD = [PY, "-m", "torch.distributed.run", "--standalone"]
@@ -65,9 +65,19 @@ def test_nproc_inside_a_torchrun_worker_is_refused(monkeypatch):
         relaunch_under_torchrun(["train", "images", "d", "--nproc", "2"])
 
 
+def test_more_processes_than_gpus_is_refused(monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    monkeypatch.setattr("torch.cuda.device_count", lambda: 2)
+    with pytest.raises(ClassifykitError, match=r"--nproc 3: this machine has 2 visible GPU\(s\) and each process "
+                                               r"needs its own; use --nproc 2 or fewer"):
+        check_gpu_count(3)
+    check_gpu_count(2)
+
+
 def test_relaunch_execs_torchrun_with_this_python(monkeypatch):
     import sys
 
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     monkeypatch.delenv("LOCAL_RANK", raising=False)
     monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
     calls = []

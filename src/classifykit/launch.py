@@ -81,6 +81,20 @@ def torchrun_argv(argv: list[str], python: str = sys.executable) -> list[str] | 
             "-m", "classifykit", *rest]
 
 
+def check_gpu_count(nproc: int) -> None:
+    """Refuse more processes than visible GPUs when CUDA is available (each process takes GPU ``LOCAL_RANK``).
+
+    Raises:
+        ClassifykitError: ``nproc`` exceeds ``torch.cuda.device_count()``.
+    """
+    import torch
+
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if 0 < gpus < nproc:
+        raise ClassifykitError(f"{FLAG} {nproc}: this machine has {gpus} visible GPU(s) and each process needs "
+                               f"its own; use {FLAG} {gpus} or fewer (see CUDA_VISIBLE_DEVICES).")
+
+
 def relaunch_under_torchrun(argv: list[str] | None = None) -> None:
     """If ``argv`` (default ``sys.argv[1:]``) asks for ``--nproc N`` with N > 1, exec torchrun; else return.
 
@@ -88,7 +102,8 @@ def relaunch_under_torchrun(argv: list[str] | None = None) -> None:
     workers running the same command without ``--nproc`` and exits with their status.
 
     Raises:
-        ClassifykitError: a bad ``--nproc`` value, or ``--nproc`` inside a torchrun worker.
+        ClassifykitError: a bad ``--nproc`` value, ``--nproc`` inside a torchrun worker, or more
+            processes than GPUs on a CUDA machine (NCCL, the CUDA backend, needs one GPU per process).
     """
     argv = sys.argv[1:] if argv is None else argv
     cmd = torchrun_argv(argv)
@@ -97,6 +112,7 @@ def relaunch_under_torchrun(argv: list[str] | None = None) -> None:
     if any(k in os.environ for k in _TORCHRUN_ENV):
         raise ClassifykitError(f"{FLAG}: this command already runs under torchrun; drop {FLAG} "
                                f"(torchrun's --nproc-per-node sets the process count).")
+    check_gpu_count(split_nproc(argv)[0])
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(cmd[0], cmd)
