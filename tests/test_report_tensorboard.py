@@ -50,3 +50,15 @@ def test_missing_tensorboard_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_tensorboard)
     with pytest.raises(ClassifykitError, match=r"pip install 'classifykit\[tensorboard\]'"):
         write_tensorboard(make_image_run(tmp_path))
+
+
+def test_cli_report_tensorboard_flag(tmp_path):
+    from typer.testing import CliRunner
+
+    from classifykit.cli.app import app
+
+    run = make_image_run(tmp_path)
+    result = CliRunner().invoke(app, ["report", str(run), "--tensorboard"])
+    assert result.exit_code == 0, result.output
+    assert f"tensorboard: {run / 'tensorboard'}" in result.output
+    assert len(_load(run / "tensorboard").Scalars("step/grad_norm")) == 40
