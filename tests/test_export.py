@@ -21,7 +21,7 @@ from classifykit.export.inputs import example_inputs
 from classifykit.export.to_onnx import OnnxRunner
 from classifykit.export.to_torchscript import TorchScriptRunner
 from classifykit.io import read_json, write_csv, write_json
-from classifykit.models import create_model, list_models, register_model
+from classifykit.models import create_model, register_model, registry
 from classifykit.text.vocab import Vocab
 
 WORDS = ["the", "film", "is", "a", "good", "bad", "story", "plot", "acting", "great", "dull", "not"]
@@ -39,10 +39,6 @@ class BatchCentered(nn.Module):
         if x.shape[0] > 1:
             feats = feats - feats.mean(0, keepdim=True)
         return self.fc(feats)
-
-
-if "test-batch-centered" not in list_models():
-    register_model("test-batch-centered", input_size=28, classifier="fc")(BatchCentered)
 
 
 def make_run(run: Path, architecture: str, task: str = "image", *, in_chans: int = 1, input_size: int = 28,
@@ -176,7 +172,9 @@ def test_out_may_be_a_file_or_a_folder(tmp_path):
     assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["model.json", "model.onnx", "model.torchscript.pt"]
 
 
-def test_frozen_trace_branch_fails_verification_and_writes_nothing(tmp_path):
+def test_frozen_trace_branch_fails_verification_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # registered for this test only
+    register_model("test-batch-centered", input_size=28, classifier="fc")(BatchCentered)
     run = make_run(tmp_path / "run", "test-batch-centered")
     for fmt in ("onnx", "torchscript"):
         with pytest.raises(ClassifykitError, match=r"export differs from PyTorch by .* \(images 1×1×28×28; max \|logit\| .*\), above --atol 0.0001 \+ --rtol 1e-05"):
