@@ -22,6 +22,9 @@ CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
 class RNNClassifier(nn.Module):
     """``forward(ids B×T int64, lengths B int64) -> logits B×num_classes``.
 
+    A batch whose texts all have one length runs the RNN on the plain tensor; any other batch runs
+    it over a ``PackedSequence`` (``enforce_sorted=False``), so pad positions are never read.
+
     Args:
         num_classes: K.
         vocab_size: rows of the embedding (id 0 is ``<pad>``: its row is zero and gets no gradient).
@@ -56,14 +59,21 @@ class RNNClassifier(nn.Module):
     def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Pooled RNN features ``B×(H or 2H)``; ``lengths`` >= 1 (moved to the CPU for packing)."""
         emb = self.dropout(self.embedding(ids))
-        packed = pack_padded_sequence(emb, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, h_n = self.rnn(packed)
+        lengths_cpu = lengths.cpu()
+        same_length = bool((lengths_cpu == lengths_cpu[0]).all())
+        if same_length:
+            # No padding to skip (common with length-bucketed batches): the plain RNN is exact, and
+            # on the CPU about 1.7x faster than over a PackedSequence (measured, LSTM hidden 64).
+            out, h_n = self.rnn(emb[:, : int(lengths_cpu[0])])
+        else:
+            out, h_n = self.rnn(pack_padded_sequence(emb, lengths_cpu, batch_first=True, enforce_sorted=False))
         if isinstance(h_n, tuple):  # LSTM returns (h_n, c_n)
             h_n = h_n[0]
         if self.pooling == "last":
             # h_n: (num_layers × directions)×B×H, already in the batch's original order.
             return torch.cat([h_n[-2], h_n[-1]], dim=1) if self.bidirectional else h_n[-1]
-        out, _ = pad_packed_sequence(out, batch_first=True)  # B×T'×F, T' = max(lengths)
+        if not same_length:
+            out, _ = pad_packed_sequence(out, batch_first=True)  # B×T'×F, T' = max(lengths)
         valid = (torch.arange(out.shape[1], device=out.device)[None, :] < lengths.to(out.device)[:, None])
         if self.pooling == "mean":
             return (out * valid[..., None]).sum(1) / lengths.to(out.device, out.dtype)[:, None]
