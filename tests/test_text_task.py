@@ -169,3 +169,12 @@ def test_evaluate_and_predict_text(tmp_path, monkeypatch):
         pairs = [p.split(":") for p in r["top_k"].split(";")]
         assert [c for c, _ in pairs] in (["pos", "neg"], ["neg", "pos"])
         assert sum(float(q) for _, q in pairs) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_resume_reuses_split_vocab_and_classes(tmp_path):
+    run = train_text(_cfg(tmp_path, epochs=2))
+    before = {name: (run / name).read_bytes() for name in (rf.SPLIT, rf.VOCAB, rf.CLASSES, rf.EVAL)}
+    again = train_text(_cfg(tmp_path, epochs=2), resume=str(run))
+    assert again == run
+    assert {name: (run / name).read_bytes() for name in before} == before
+    assert len(read_csv_rows(run / rf.METRICS)) == 2  # nothing left to train: no epoch added
