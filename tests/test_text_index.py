@@ -64,3 +64,11 @@ def test_tsv_lines_are_records(tmp_path):
     source = IndexedTextFile(path)
     assert source.kind == "tsv"
     assert list(source.iter_records()) == [(0, 'said "hi', "pos"), (1, "ok", "neg")]
+
+
+def test_damaged_index_is_rebuilt(tmp_path):
+    path = tmp_path / "data.jsonl"
+    path.write_text('{"text": "a", "label": 1}\n{"text": "b", "label": 2}\n', encoding="utf-8")
+    index_path(path).write_bytes(b"not an npz file")
+    assert IndexedTextFile(path).offsets.tolist() == [0, 26]
+    assert IndexedTextFile(path).text(1) == "b"

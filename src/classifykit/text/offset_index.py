@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,9 +74,12 @@ def load_offsets(path: Path, kind: str) -> tuple[np.ndarray, int]:
     key = np.asarray([stat.st_size, stat.st_mtime_ns], dtype=np.int64)
     saved = index_path(path)
     if saved.is_file():
-        with np.load(saved, allow_pickle=False) as z:
-            if np.array_equal(z["key"], key) and str(z["kind"]) == kind:
-                return z["offsets"], int(z["header_end"])
+        try:
+            with np.load(saved, allow_pickle=False) as z:
+                if np.array_equal(z["key"], key) and str(z["kind"]) == kind:
+                    return z["offsets"], int(z["header_end"])
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            pass  # a damaged index is rebuilt like a stale one
     offsets, header_end = scan_offsets(path, kind)
     tmp = saved.with_name(saved.name + ".tmp.npz")
     try:
