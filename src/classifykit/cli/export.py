@@ -9,17 +9,16 @@ import typer
 from rich.console import Console
 
 from classifykit.cli.app import app
-from classifykit.export import DEFAULT_ATOL, DEFAULT_OPSET, DEFAULT_RTOL, FORMATS, export_model
 
 
 @app.command("export")
 def export_command(
     run: Path = typer.Argument(..., help="Run folder of a finished training run (holds model.json and model.safetensors)."),
-    format: str = typer.Option("onnx", "--format", "-f", help=f"{' or '.join(FORMATS)}."),
+    format: str = typer.Option("onnx", "--format", "-f", help="onnx or torchscript."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output file (e.g. fmnist.onnx) or folder (existing, or a name without extension); default RUN/export/."),
-    opset: int = typer.Option(DEFAULT_OPSET, "--opset", help="ONNX opset version, 11..20 (ONNX only)."),
-    atol: float = typer.Option(DEFAULT_ATOL, "--atol", help="Accepted |logit difference| from PyTorch: atol + rtol × max |logit|."),
-    rtol: float = typer.Option(DEFAULT_RTOL, "--rtol", help="See --atol."),
+    opset: int = typer.Option(17, "--opset", help="ONNX opset version, 11..20 (ONNX only)."),
+    atol: float = typer.Option(1e-4, "--atol", help="Accepted |logit difference| from PyTorch: atol + rtol × max |logit|."),
+    rtol: float = typer.Option(1e-5, "--rtol", help="See --atol."),
     examples: int = typer.Option(8, "--examples", min=2, help="Test-split items to trace and verify with."),
 ) -> None:
     """Export the best model with its preprocessing (model.json) and, for text, its vocabulary.
@@ -28,6 +27,8 @@ def export_command(
     and compared with PyTorch's logits; it is kept only if the max abs difference is within
     --atol + --rtol × max |logit|.
     """
+    from classifykit.export import export_model  # torch loads only when a command runs
+
     console = Console(highlight=False, soft_wrap=True)  # long paths stay on one line
     result = export_model(run, format.lower(), out, opset=opset, atol=atol, rtol=rtol,
                           num_examples=examples)
