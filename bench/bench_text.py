@@ -74,31 +74,57 @@ class PaddedRNN(nn.Module):
         return m.fc(m.dropout(torch.cat([h_n[-2], h_n[-1]], dim=1)))
 
 
-def _train(model: nn.Module, loader: DataLoader, test: DataLoader, epochs: int, lr: float) -> tuple[float, float]:
-    """``(training samples/s over all epochs, test accuracy 0..1)`` with AdamW, one-cycle LR, clipping at 1.0."""
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * len(loader))
-    n, seconds = 0, 0.0
-    for epoch in range(epochs):
-        model.train()
-        loader.batch_sampler.set_epoch(epoch)
+class _Setup:
+    """One training setup of the throughput comparison: model, optimizer, schedule, batches, clock."""
+
+    def __init__(self, model: nn.Module, loader: DataLoader, epochs: int, lr: float):
+        self.model, self.loader = model, loader
+        self.opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+        self.sched = torch.optim.lr_scheduler.OneCycleLR(self.opt, lr, total_steps=epochs * len(loader))
+        self.seconds, self.n = 0.0, 0
+
+    def step(self, batch) -> None:
+        (ids, lengths), targets = batch
         start = time.perf_counter()
-        for (ids, lengths), targets in loader:
-            loss = nn.functional.cross_entropy(model(ids, lengths), targets)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            n += len(targets)
-        seconds += time.perf_counter() - start
-    model.eval()
-    correct = total = 0
-    with torch.inference_mode():
-        for (ids, lengths), targets in test:
-            correct += int((model(ids, lengths).argmax(1) == targets).sum())
-            total += len(targets)
-    return n / seconds, correct / total
+        loss = nn.functional.cross_entropy(self.model(ids, lengths), targets)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+        self.sched.step()
+        self.seconds += time.perf_counter() - start
+        self.n += len(targets)
+
+    def accuracy(self, test: DataLoader) -> float:
+        self.model.eval()
+        correct = total = 0
+        with torch.inference_mode():
+            for (ids, lengths), targets in test:
+                correct += int((self.model(ids, lengths).argmax(1) == targets).sum())
+                total += len(targets)
+        return correct / total
+
+
+def _train_side_by_side(setups: list[_Setup], epochs: int) -> None:
+    """Train every setup, alternating single steps, so a busy machine slows each one equally.
+
+    Only the step itself (forward, backward, clipping, optimizer) is timed; batches are collated
+    before the clock starts, identically for all setups.
+    """
+    for epoch in range(epochs):
+        iters = []
+        for s in setups:
+            s.model.train()
+            s.loader.batch_sampler.set_epoch(epoch)
+            iters.append(iter(s.loader))
+        active = list(range(len(setups)))
+        while active:
+            for k in list(active):
+                batch = next(iters[k], None)
+                if batch is None:
+                    active.remove(k)
+                else:
+                    setups[k].step(batch)
 
 
 def throughput(texts: list[str], labels: list[str], epochs: int, seed: int) -> None:
@@ -113,17 +139,19 @@ def throughput(texts: list[str], labels: list[str], epochs: int, seed: int) -> N
     ds = EncodedTextDataset.from_texts([texts[i] for i in train], y[train], vocab, r["max_length"])
     test_loader = DataLoader(EncodedTextDataset.from_texts([texts[i] for i in test], y[test], vocab, r["max_length"]),
                              batch_size=256, collate_fn=pad_collate)
-    rows = []
+    names, setups, pads = [], [], []
     for name, pool_batches, wrap in (("bucketed + packed", 100, False), ("random + padded", 1, True)):
         torch.manual_seed(seed)
         model = RNNClassifier(2, len(vocab), matrix.shape[1], r["hidden_size"], 1, True, "lstm", r["dropout"], "last")
         with torch.no_grad():
             model.embedding.weight.copy_(matrix)
         sampler = BucketBatchSampler(ds.lengths, r["batch_size"], seed=seed, pool_batches=pool_batches)
-        pad = sum(len(b) * int(ds.lengths[b].max()) for b in sampler)
+        pads.append(1 - ds.lengths.sum() / sum(len(b) * int(ds.lengths[b].max()) for b in sampler))
         loader = DataLoader(ds, batch_sampler=sampler, collate_fn=pad_collate)
-        rate, acc = _train(PaddedRNN(model) if wrap else model, loader, test_loader, epochs, r["lr"])
-        rows.append((name, rate, acc, 1 - ds.lengths.sum() / pad))
+        names.append(name)
+        setups.append(_Setup(PaddedRNN(model) if wrap else model, loader, epochs, r["lr"]))
+    _train_side_by_side(setups, epochs)
+    rows = [(name, s.n / s.seconds, s.accuracy(test_loader), pad) for name, s, pad in zip(names, setups, pads)]
     for name, rate, acc, pad_share in rows:
         print(f"{name:18s} {rate:7.1f} samples/s  test acc {100 * acc:.1f}%  pad positions {100 * pad_share:.0f}%")
     print(f"speed-up of bucketing + packing: {rows[0][1] / rows[1][1]:.2f}x ({epochs} epochs, {len(train)} train texts)")
