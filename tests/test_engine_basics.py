@@ -204,3 +204,19 @@ def test_checkpoint_holds_only_plain_types(tmp_path):
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ClassifykitError, match="cannot read this checkpoint"):
         load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_layer_groups_descend_into_containers_when_the_top_level_is_too_coarse():
+    from torch import nn
+
+    from classifykit.engine.trainer import layer_groups
+
+    flat = nn.Sequential()
+    flat.add_module("features", nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 3)))
+    flat.add_module("fc", nn.Linear(3, 2))
+    assert list(layer_groups(flat)) == ["features.0", "features.2", "fc"]
+
+    deep = nn.Sequential()
+    for name in ("stem", "layer1", "fc"):
+        deep.add_module(name, nn.Sequential(nn.Linear(2, 2)))
+    assert list(layer_groups(deep)) == ["stem", "layer1", "fc"]

@@ -81,11 +81,23 @@ def balanced_class_weights(targets, num_classes: int) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
+MIN_LAYER_GROUPS = 3  # fewer cannot tell early layers from late ones (the vanishing-gradient check)
+
+
 def layer_groups(model: nn.Module) -> dict[str, list[nn.Parameter]]:
-    """Parameters by the first component of their name (``stem``, ``layer1``, ``fc``), in model order."""
+    """Parameters by the first component of their name (``stem``, ``layer1``, ``fc``), in model order.
+
+    When that gives fewer than three groups (a model built as ``features`` + ``classifier``
+    containers, like torchvision's MobileNet or our ``smallcnn``), parameters inside a container are
+    grouped by the first two components instead (``features.0``, ``features.1``, …, ``fc``).
+    """
+    named = list(ckpt.unwrap(model).named_parameters())
+    depth = 1 if len({n.split(".", 1)[0] for n, _ in named}) >= MIN_LAYER_GROUPS else 2
     groups: dict[str, list[nn.Parameter]] = {}
-    for name, p in ckpt.unwrap(model).named_parameters():
-        groups.setdefault(name.split(".", 1)[0], []).append(p)
+    for name, p in named:
+        parts = name.split(".")
+        key = ".".join(parts[: depth if len(parts) > depth else 1])
+        groups.setdefault(key, []).append(p)
     return groups
 
 
