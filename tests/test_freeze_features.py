@@ -229,3 +229,17 @@ def test_linear_probe_on_cached_lite0_features_of_real_fashion_mnist(tmp_path):
     with torch.no_grad():
         accuracy = (head(test_x).argmax(1) == test_y).float().mean().item()
     assert accuracy >= 0.65
+
+
+def test_freeze_bn_stats_keeps_pretrained_statistics_while_fine_tuning():
+    torch.manual_seed(0)
+    model = create_model("resnet18-small", 3, in_chans=1)
+    model.train()
+    assert set_frozen_eval(model, freeze_bn_stats=True) == 13  # stem BN + 3 per block (bn1, bn2, shortcut)
+    before = model.layer2.bn1.running_mean.clone()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    torch.nn.functional.cross_entropy(model(torch.randn(4, 1, 32, 32) * 3 + 1), torch.tensor([0, 1, 2, 0])).backward()
+    optimizer.step()
+    assert torch.equal(model.layer2.bn1.running_mean, before)  # statistics frozen
+    assert model.layer2.bn1.weight.grad is not None and model.layer2.bn1.weight.requires_grad  # scale still trains
+    assert model.fc.training
