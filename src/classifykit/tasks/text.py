@@ -245,8 +245,10 @@ def evaluate_test_split(run: Path, cfg: TextConfig, test_ds, items: list, classe
     return write_evaluation(run, [str(i) for i in items], y, logits, classes)
 
 
-# Tuned on the val split (BiLSTM, GloVe fine-tuned): max pooling beat the final states (val 77.2% vs
-# 76.3%) and mean pooling (76.1%); hidden 64 matched 128 at half the cost; dropout 0.4 beat 0.3 / 0.5.
+# Tuned on the val split (BiLSTM, GloVe fine-tuned, 2 CPU cores): max pooling beat the final states
+# and mean pooling by about 1 point of val accuracy; frozen vectors lost 5 points; a 0.2x embedding LR,
+# weight decay 0.05 or dropout 0.5 did not help. Test accuracy of this recipe: 78.0% (95% CI
+# 76.5-79.4%, n=3202) in 180 s; with 5 epochs 77.7%, with dropout 0.5 and 6 epochs 77.8%.
 DEMO_RECIPE = {"embeddings": "glove-6b-50d", "rnn": "lstm", "bidirectional": True, "hidden_size": 128,
                "dropout": 0.4, "pooling": "max", "min_freq": 1, "max_length": 100, "epochs": 8,
                "batch_size": 64, "lr": 3e-3, "weight_decay": 0.0, "patience": 0}
