@@ -24,7 +24,7 @@ from classifykit.config import TextConfig
 from classifykit.data.split import read_split, stratified_split, write_split
 from classifykit.engine.checkpoint import load_weights
 from classifykit.engine.device import select_device
-from classifykit.engine.distributed import init_distributed
+from classifykit.engine.distributed import dist_info, init_distributed
 from classifykit.engine.loop import predict_logits
 from classifykit.engine.sampling import distributed_sampler
 from classifykit.engine.seed import seed_everything
@@ -48,7 +48,8 @@ POOL_BATCHES = 100        # batches per length-sorting pool (see text.sampler)
 
 
 def say(cfg: TextConfig, line: str) -> None:
-    if not cfg.quiet:
+    """Print ``line`` unless ``--quiet``; under torchrun only rank 0 prints."""
+    if not cfg.quiet and dist_info().is_main:
         console.print(line)
 
 
