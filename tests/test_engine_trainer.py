@@ -40,7 +40,8 @@ class Blobs(Dataset):
 
 
 class Net(nn.Module):
-    """Layer groups ``stem`` (conv + BatchNorm), ``head``; dropout draws from the global torch RNG."""
+    """Layer groups ``stem.0`` (conv), ``stem.1`` (BatchNorm), ``head`` (two top-level modules are too
+    coarse, so ``layer_groups`` descends into ``stem``); dropout draws from the global torch RNG."""
 
     def __init__(self, poison_at=None):
         super().__init__()
@@ -104,10 +105,10 @@ def test_fit_writes_run_files(tmp_path):
     assert max(val_acc) > 0.9  # the blobs are separable: training must actually learn
     assert all(float(r["samples_per_s"]) > 0 and r["skipped"] == "0" for r in metrics)
     steps = csv_rows(tmp_path / "steps.csv")
-    assert list(steps[0]) == ["step", "epoch", "loss", "lr", "grad_norm", "clipped", "skipped", "gn:stem", "gn:head"]
+    assert list(steps[0]) == ["step", "epoch", "loss", "lr", "grad_norm", "clipped", "skipped", "gn:stem.0", "gn:stem.1", "gn:head"]
     assert [int(r["step"]) for r in steps] == list(range(1, 19)) and {r["clipped"] for r in steps} == {"0"}
     for r in steps:  # the global norm is the L2 norm of the per-group norms
-        assert float(r["grad_norm"]) == pytest.approx(math.hypot(float(r["gn:stem"]), float(r["gn:head"])), rel=1e-5)
+        assert float(r["grad_norm"]) == pytest.approx(math.hypot(float(r["gn:stem.0"]), float(r["gn:stem.1"]), float(r["gn:head"])), rel=1e-5)
     # metrics' grad-norm summary is computed from the same per-step values
     epoch1 = [float(r["grad_norm"]) for r in steps if r["epoch"] == "1"]
     assert float(metrics[0]["grad_norm_mean"]) == pytest.approx(np.mean(epoch1))
@@ -155,8 +156,9 @@ def test_frozen_epochs_freeze_params_and_batchnorm_stats(tmp_path):
     train, val = loaders()
     fit(net, train, val, cfg(epochs=2), tmp_path / "b", param_groups=groups)
     steps = csv_rows(tmp_path / "b" / "steps.csv")
-    assert {r["gn:stem"] for r in steps if r["epoch"] == "1"} == {""}
-    assert all(float(r["gn:stem"]) > 0 for r in steps if r["epoch"] == "2")
+    assert {r["gn:stem.0"] for r in steps if r["epoch"] == "1"} == {""}
+    assert {r["gn:stem.1"] for r in steps if r["epoch"] == "1"} == {""}
+    assert all(float(r["gn:stem.0"]) > 0 and float(r["gn:stem.1"]) > 0 for r in steps if r["epoch"] == "2")
     assert not torch.equal(net.stem[1].running_mean, before["1.running_mean"])
 
 
@@ -250,3 +252,23 @@ def test_evaluate_rejects_empty_loader():
     empty = DataLoader(TensorDataset(torch.zeros(0, 1, 4, 4), torch.zeros(0, dtype=torch.long)), batch_size=4)
     with pytest.raises(ClassifykitError, match="validation data is empty"):
         evaluate(Net(), empty, torch.device("cpu"), nn.CrossEntropyLoss())
+
+
+def test_train_mode_policy_replaces_the_batchnorm_rule(tmp_path):
+    # A caller's policy (here: BatchNorm always in eval mode, as --freeze-bn-stats does while fine-tuning)
+    # runs after every model.train(): the running statistics never move although nothing is frozen.
+    seed_everything(0)
+    net = Net()
+    before = net.stem[1].running_mean.clone()
+    conv_before = net.stem[0].weight.detach().clone()
+    seen = []
+
+    def bn_eval(model):
+        seen.append(model is net)
+        model.stem[1].eval()
+
+    train, val = loaders()
+    fit(net, train, val, cfg(), tmp_path, train_mode=bn_eval)
+    assert seen and all(seen)
+    assert torch.equal(net.stem[1].running_mean, before)
+    assert not torch.equal(net.stem[0].weight.detach().cpu(), conv_before)  # it did train

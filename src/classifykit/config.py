@@ -72,6 +72,7 @@ class ImageConfig(DataConfig, TrainConfig):
     pretrained: str | None = _f(None, "Weights: a local .pth/.pt/.safetensors file, efficientnet-lite0, or a torchvision weights name.")
     freeze: str = _f("none", "none or backbone (linear probe).")
     fine_tune: int = _f(0, "Train the head with the backbone frozen for N epochs, then unfreeze all.")
+    freeze_bn_stats: bool | None = _f(None, "Keep the pretrained BatchNorm statistics while fine-tuning (default: on with --pretrained).")
     backbone_lr_scale: float = _f(0.1, "Backbone LR = lr × this when fine-tuning pretrained weights (discriminative LRs).")
     input_size: int | None = _f(None, "Square input size in pixels (default: the weights' size, else 64).")
     channels: int | None = _f(None, "1 or 3 input channels (default: auto-detected from the training images).")

@@ -12,6 +12,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -129,10 +130,13 @@ def train_one_epoch(
     channels_last: bool = False,
     progress: EpochProgress | None = None,
     step_rows: list | None = None,
+    train_mode: Callable[[nn.Module], Any] | None = None,
 ) -> EpochStats:
     """One pass over ``loader``: forward, backward, grad norms, clipping, optimizer and LR steps.
 
-    ``model`` is put in train mode, except BatchNorm layers whose parameters are all frozen.
+    ``model`` is put in train mode, then ``train_mode(unwrapped model)`` decides which parts stay in
+    eval mode (the task's freezing policy, e.g. ``models.freeze.set_frozen_eval``); without it,
+    BatchNorm layers whose parameters are all frozen stay in eval mode.
 
     The global grad norm is computed before clipping as the L2 norm of the per-group norms
     (``torch.nn.utils.get_total_norm``) and, when ``clip_grad_norm`` is set, applied with
@@ -144,7 +148,10 @@ def train_one_epoch(
     receives one ``steps.csv`` row per step, written before an error is raised.
     """
     model.train()
-    _freeze_batchnorm_stats(model)
+    if train_mode is not None:
+        train_mode(ckpt.unwrap(model))
+    else:
+        _freeze_batchnorm_stats(model)
     params = [p for g in groups.values() for p in g]
     loss_total = correct_total = n_total = 0.0  # over non-skipped steps
     norms_seen: list[float] = []
@@ -270,6 +277,7 @@ def fit(
     class_weights: torch.Tensor | None = None,
     param_groups: list[dict[str, Any]] | None = None,
     resume: bool = False,
+    train_mode: Callable[[nn.Module], Any] | None = None,
 ) -> FitResult:
     """Train ``model`` for up to ``cfg.epochs`` epochs; keep the best weights by validation accuracy.
 
@@ -277,7 +285,9 @@ def fit(
     Loss: cross-entropy with ``cfg.label_smoothing`` and ``class_weights`` (float ``K``, e.g.
     :func:`balanced_class_weights`); validation loss is plain cross-entropy. ``param_groups`` (see
     ``engine.optim.build_param_groups``) may carry ``"frozen_epochs": N``: those parameters are
-    frozen in epochs 1..N (and their BatchNorm layers kept in eval mode). Each epoch fit calls the
+    frozen in epochs 1..N (and their BatchNorm layers kept in eval mode). ``train_mode`` (see
+    :func:`train_one_epoch`) replaces that BatchNorm rule with the caller's own, called after every
+    ``model.train()``. Each epoch fit calls the
     train loader's ``sampler``/``batch_sampler`` ``set_epoch(epoch - 1)`` if it has one.
 
     Writes to ``run_dir`` (rank 0 only): ``metrics.csv`` and ``steps.csv`` (docs/CONTRACTS.md),
@@ -353,7 +363,7 @@ def fit(
                 train_model, train_loader, optimizer, scheduler, loss_fn, device, epoch=epoch,
                 first_step=state["step"], groups=groups, scaler=scaler, dtype=dtype,
                 clip_grad_norm=cfg.clip_grad_norm, on_nonfinite=cfg.on_nonfinite,
-                channels_last=channels_last, progress=bar, step_rows=rows,
+                channels_last=channels_last, progress=bar, step_rows=rows, train_mode=train_mode,
             )
         except NonFiniteLossError as e:
             logs.append_steps(rows or [])

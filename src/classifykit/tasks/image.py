@@ -7,6 +7,7 @@ the run folder (see :mod:`classifykit.runfolder`) before the next one reads it, 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import statistics
 import warnings
@@ -273,7 +274,7 @@ def train_images(cfg: ImageConfig, resume: str | None = None) -> Path:
         train_loader = image_loader(train_ds, cfg.batch_size, shuffle=True, cfg=cfg, device=device)
         val_loader = image_loader(val_ds, cfg.batch_size, shuffle=False, cfg=cfg, device=device)
         result = fit(model, train_loader, val_loader, cfg, run, class_weights=class_weights,
-                     param_groups=groups, resume=resume is not None)
+                     param_groups=groups, resume=resume is not None, train_mode=_train_mode(cfg, uses_groups))
     barrier()
     if not info.is_main:
         return run
@@ -281,6 +282,22 @@ def train_images(cfg: ImageConfig, resume: str | None = None) -> Path:
     test_images(run, cfg=cfg, data=data, cache=cache)
     _write_report(run, cfg)
     return run
+
+
+def _train_mode(cfg: ImageConfig, uses_groups: bool):
+    """The freezing policy applied after every ``model.train()`` (None: the engine's default).
+
+    With pretrained weights BatchNorm keeps the pretrained statistics by default: with little data,
+    statistics updated from the new batches hurt fine-tuning badly (EfficientNet-Lite0, 5 Fashion-MNIST
+    classes × 50 images: 80.2% test accuracy with frozen statistics, 53.2% without; see
+    :func:`classifykit.models.freeze.set_frozen_eval`).
+    """
+    if not uses_groups:
+        return None
+    from classifykit.models.freeze import set_frozen_eval
+
+    freeze_bn_stats = cfg.pretrained is not None if cfg.freeze_bn_stats is None else cfg.freeze_bn_stats
+    return functools.partial(set_frozen_eval, freeze_bn_stats=freeze_bn_stats)
 
 
 def _fit_head_on_features(cfg, run, model, train_ds, val_ds, device, class_weights, resume: bool):
