@@ -25,6 +25,8 @@ EVAL = "eval.json"                # test accuracy + 95% CI, per-class metrics, t
 CONFUSION = "confusion.csv"       # rows = true class, columns = predicted class
 TEST_PREDICTIONS = "test_predictions.csv"  # item,label,pred,prob (+ top-k) for every test item
 REPORT = "report.html"
+CACHE_DIR = "cache"               # decoded-image cache (uint8 memory map + sidecar)
+FEATURES_DIR = "features"         # frozen-backbone features: features/<split>.safetensors
 
 
 def new_run_dir(root: str | Path, name: str | None, prefix: str) -> Path:

@@ -32,10 +32,10 @@ from safetensors.torch import save as safetensors_bytes
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from classifykit import runfolder
 from classifykit.errors import ClassifykitError
 from classifykit.io import atomic_write_bytes
 
-FEATURES_DIR = "features"  # run-folder subfolder: features/<split>.safetensors
 
 
 def head_module(model: nn.Module) -> nn.Module:
@@ -113,7 +113,7 @@ def cached_features(
     The file is reused only when its recorded backbone fingerprint and item count match
     ``model`` and ``loader.dataset``; otherwise the features are computed and written atomically.
     """
-    path = Path(run_dir) / FEATURES_DIR / f"{split}.safetensors"
+    path = Path(run_dir) / runfolder.FEATURES_DIR / f"{split}.safetensors"
     fingerprint = backbone_fingerprint(model)
     n = len(loader.dataset)
     if path.is_file():

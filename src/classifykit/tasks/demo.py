@@ -17,8 +17,12 @@ from classifykit.tasks.common import format_accuracy, say
 from classifykit.tasks.image import train_images
 from classifykit.tasks.predict import predict_images
 
-# The demo's recipe: the small CNN at the images' own 28 px, light augmentation, one-cycle AdamW.
-DEMO_RECIPE = {"model": "smallcnn", "epochs": 6, "batch_size": 128, "lr": 3e-3, "augment": "light", "patience": 3}
+# The demo's recipe: the small CNN at the images' own 28 px, one-cycle AdamW, label smoothing 0.1.
+# No augmentation: in a short schedule the light preset's random resized crops (down to 35% of the
+# area) cost accuracy on Fashion-MNIST, whose items are centred and fill the frame. Batch 64 for 8
+# epochs: 6 epochs of batch 128 (564 steps) still underfit (train 91.7%, test 89.8% on 5,000).
+DEMO_RECIPE = {"model": "smallcnn", "epochs": 8, "batch_size": 64, "lr": 3e-3, "augment": "none",
+               "label_smoothing": 0.1, "patience": 3}
 
 
 def demo_images(*, per_class: int = 2000, out: str = "data/fashion-mnist-demo", runs_dir: str = "runs",

@@ -179,7 +179,7 @@ def open_cache(cfg: ImageConfig, run: Path, data: ImageData, pre: dict) -> Decod
             print(f"image cache: {done[0] + n}/{len(paths)} images decoded and resized to {size} px", flush=True)
         done[0] += n
 
-    return DecodedImageCache.open(data.root, paths, run / "cache", size, pre["in_chans"], progress=progress)
+    return DecodedImageCache.open(data.root, paths, run / rf.CACHE_DIR, size, pre["in_chans"], progress=progress)
 
 
 def image_loader(dataset, batch_size: int, *, shuffle: bool, cfg: ImageConfig, device: torch.device) -> DataLoader:
