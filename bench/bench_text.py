@@ -19,9 +19,9 @@ Measured on the 2-core CPU machine shared with other jobs, one intra-op thread (
 * tokenize: tokenizers 2,848 texts/s, pure-Python regex 9,002 texts/s, identical ids for 100% of the
   12,808 snippets. The library stays: the whole corpus takes 4.5 s against ~80 s of training, and it
   gives one versioned, Unicode-aware pipeline saved in ``vocab.json``.
-* throughput (3 epochs, 7,684 train texts, hidden 64): bucketed + packed 271.5 samples/s (test 74.9%),
+* throughput (3 epochs, 7,684 train texts, hidden 128): bucketed + packed 271.5 samples/s (test 74.9%),
   random + padded 231.3 samples/s (75.0%), bucketed + padded 422.5 samples/s (70.8%): 1.17x, short of
-  2x. Bucketing cuts pad positions from 53% to 2%, but PyTorch's CPU LSTM over a PackedSequence costs
+  2x (1.07x with hidden 64). Bucketing cuts pad positions from 53% to 2%, but the CPU LSTM over a PackedSequence costs
   about 1.75x more per step than over a plain tensor, and dropping packing loses 4 points of accuracy.
 * embeddings (demo recipe, 8 epochs): random init 74.3% (95% CI 72.7-75.8%) in 263 s; GloVe fine-tuned
   78.0% (76.5-79.4%) in 81 s; GloVe frozen 72.6% (71.1-74.2%) in 60 s (times vary with the machine's load).
