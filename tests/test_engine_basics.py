@@ -220,3 +220,20 @@ def test_layer_groups_descend_into_containers_when_the_top_level_is_too_coarse()
     for name in ("stem", "layer1", "fc"):
         deep.add_module(name, nn.Sequential(nn.Linear(2, 2)))
     assert list(layer_groups(deep)) == ["stem", "layer1", "fc"]
+
+
+def test_cpu_threads_leave_room_for_dataloader_workers():
+    import os
+
+    import torch
+
+    from classifykit.engine.device import configure_cpu_threads
+
+    before = torch.get_num_threads()
+    try:
+        cpus = len(os.sched_getaffinity(0))
+        assert configure_cpu_threads(torch.device("cpu"), 0, 1) == max(1, cpus - 1)
+        assert configure_cpu_threads(torch.device("cpu"), 0, 64) == 1
+        assert configure_cpu_threads(torch.device("cpu"), 3, 0) == 3 == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)

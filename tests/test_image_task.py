@@ -96,7 +96,8 @@ def test_evaluate_other_data_maps_labels_by_name(run, folder, tmp_path):
     for i in range(6):
         _image("stripes", rng).save(other / "stripes" / f"s{i}.png")
     report, out = evaluate_run(run, str(other), device="cpu")
-    assert report["n"] == 6
+    assert report["n"] == 6 and report["split"] == "data:other"
+    assert json.loads((out / "eval.json").read_text())["split"] == "data:other"
     assert out == run / "eval-other"
     (other / "circles").mkdir()
     _image("dark", rng).save(other / "circles" / "c.png")

@@ -44,6 +44,7 @@ class TrainConfig:
     seed: int = _f(0, "Seed for Python, NumPy, torch and DataLoader workers.")
     deterministic: bool = _f(False, "Deterministic algorithms (bit-exact resume on CPU; slower).")
     num_workers: int = _f(-1, "DataLoader worker processes; -1 picks min(4, CPU cores).")
+    threads: int = _f(0, "CPU intra-op threads for training; 0 = the CPU cores left after the DataLoader workers (at least 1).")
     quiet: bool = _f(False, "No progress bars; only the summary lines.")
     log_every: int = _f(20, "Print throughput every N steps when not on a terminal.")
 

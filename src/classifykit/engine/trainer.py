@@ -24,7 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from classifykit import runfolder
 from classifykit.config import TrainConfig
 from classifykit.engine import checkpoint as ckpt
-from classifykit.engine.device import amp_dtype, select_device, sum_dtype
+from classifykit.engine.device import amp_dtype, configure_cpu_threads, select_device, sum_dtype
 from classifykit.engine.distributed import all_gather_objects, all_reduce_sum, barrier, dist_info
 from classifykit.engine.logs import METRICS_HEADER, RunLogs, steps_header
 from classifykit.engine.loop import autocast, evaluate, model_inputs
@@ -316,6 +316,7 @@ def fit(
     if info.world_size > 1 and device.type == "cuda":
         device = torch.device("cuda", info.local_rank)
     seed_everything(cfg.seed + info.rank, cfg.deterministic)
+    configure_cpu_threads(device, cfg.threads, getattr(train_loader, "num_workers", 0))
     channels_last = cfg.channels_last and device.type == "cuda"
     model.to(device)
     if channels_last:

@@ -90,7 +90,7 @@ def write_evaluation(run: Path, items: list[str], targets: torch.Tensor, logits:
     from classifykit.engine.metrics import classification_report
 
     report = classification_report(targets.numpy(), logits.numpy(), classes)
-    report = {"split": split, **report}
+    report = {**report, "split": split}
     write_json(run / f"{prefix}{rf.EVAL}", report)
     from sklearn.metrics import confusion_matrix
 
