@@ -24,7 +24,7 @@ from classifykit.config import TextConfig
 from classifykit.data.split import read_split, stratified_split, write_split
 from classifykit.engine.checkpoint import load_weights
 from classifykit.engine.device import select_device
-from classifykit.engine.distributed import dist_info, init_distributed
+from classifykit.engine.distributed import all_gather_objects, dist_info, init_distributed
 from classifykit.engine.loop import predict_logits
 from classifykit.engine.sampling import distributed_sampler
 from classifykit.engine.seed import seed_everything
@@ -167,7 +167,12 @@ def train_text(cfg: TextConfig, resume: str | None = None) -> Path:
     info = init_distributed()
     if resume is None:
         check_options(cfg)  # before a run folder is made for a run that cannot start
-    run = prepare_run_dir(cfg, Path(cfg.data).stem or "text", resume)
+    if resume is None:
+        # Rank 0 names the run folder (a timestamp could differ between processes) and shares it.
+        name = str(prepare_run_dir(cfg, Path(cfg.data).stem or "text", None)) if info.is_main else None
+        run = Path(all_gather_objects(name)[0])
+    else:
+        run = prepare_run_dir(cfg, "", resume)
     if resume is not None:
         cfg = load_saved_config(run, TextConfig)
     if cfg.clip_grad_norm is None:
@@ -212,6 +217,10 @@ def train_text(cfg: TextConfig, resume: str | None = None) -> Path:
     if info.is_main and len(parts["test"]):
         report = evaluate_test_split(run, cfg, data["test"], corpus.rows[parts["test"]].tolist(), table.classes)
         say(cfg, f"{format_accuracy(report)} — {time.perf_counter() - start:.0f} s in all; run folder {run}")
+    if info.is_main:
+        from classifykit.report import write_report
+
+        say(cfg, f"Report: {write_report(run)}")
     return run
 
 
