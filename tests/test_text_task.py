@@ -44,6 +44,7 @@ def _cfg(tmp_path, **kw):
 def test_train_text_writes_every_run_file(tmp_path):
     run = train_text(_cfg(tmp_path))
     assert read_json(run / rf.CLASSES) == ["neg", "pos"]
+    assert "Test results" in (run / rf.REPORT).read_text(encoding="utf-8")
     skipped = read_csv_rows(run / rf.SKIPPED)
     assert [(r["file"], r["reason"]) for r in skipped] == [
         ("reviews.csv:122", "row 120: empty text"),
