@@ -22,7 +22,10 @@ The machine is shared: every part prints the load average. ``--threads`` (defaul
 intra-op threads; on a 2-core machine whose load is above 2, two OpenMP threads that spin-wait for
 each other were measured 5–20× slower than one (see the report in the repository history).
 
-Usage: ``python -m bench train`` (everything, full sizes: over an hour on 2 loaded cores) or
+Measured on 2 shared cores (load 6–15): textbook part about 15 min, full part about 60 min
+(6 epochs), throughput part about 12 min (ResNet-50 and ConvNeXt-T at batch 32 take most of it).
+
+Usage: ``python -m bench train`` (everything, full sizes) or
 ``python -m bench.bench_train --part textbook --epochs 3`` / ``--quick``.
 """
 
