@@ -26,7 +26,7 @@ from classifykit.config import TrainConfig
 from classifykit.engine import checkpoint as ckpt
 from classifykit.engine.device import amp_dtype, configure_cpu_threads, select_device, sum_dtype
 from classifykit.engine.distributed import all_gather_objects, all_reduce_sum, barrier, dist_info
-from classifykit.engine.logs import METRICS_HEADER, RunLogs, steps_header
+from classifykit.engine.logs import RunLogs, steps_header
 from classifykit.engine.loop import autocast, evaluate, model_inputs
 from classifykit.engine.optim import build_optimizer, build_param_groups, build_scheduler
 from classifykit.engine.progress import EpochProgress, progress_mode, summary

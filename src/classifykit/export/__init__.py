@@ -18,12 +18,12 @@ import torch
 from classifykit import runfolder as rf
 from classifykit.errors import ClassifykitError
 from classifykit.export.inputs import example_inputs
-from classifykit.export.runmodel import load_run_model
 from classifykit.export.signature import describe
 from classifykit.export.to_onnx import DEFAULT_OPSET, OnnxRunner, check_opset, export_onnx
 from classifykit.export.to_torchscript import TorchScriptRunner, export_torchscript
 from classifykit.export.verify import DEFAULT_ATOL, DEFAULT_RTOL, Check, compare
 from classifykit.io import read_json, write_json
+from classifykit.models.saved import load_saved_model
 
 FORMATS = ("onnx", "torchscript")
 FILE_NAMES = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
@@ -158,7 +158,7 @@ def export_model(run_dir: str | os.PathLike, fmt: str, out: str | os.PathLike | 
     if fmt == "onnx":
         check_opset(opset)
     run = Path(run_dir)
-    model, meta = load_run_model(run)
+    model, meta = load_saved_model(run)
     if meta.get("vocab") and not (run / meta["vocab"]).is_file():
         raise ClassifykitError(f"{run / meta['vocab']}: missing, but {run / rf.MODEL_META} names it; "
                                "a text model cannot be used without its vocabulary.")

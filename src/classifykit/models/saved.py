@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from classifykit import runfolder as rf
@@ -37,8 +38,11 @@ def read_model_meta(run_dir: str | Path) -> dict:
     return meta
 
 
-def load_run_model(run_dir: str | Path) -> tuple[nn.Module, dict]:
-    """Build the run's architecture and load its best weights; returns ``(model in eval mode on CPU, meta)``.
+def load_saved_model(run_dir: str | Path, device: torch.device | None = None) -> tuple[nn.Module, dict]:
+    """Build the run's architecture and load its best weights: ``(model in eval mode, model.json)``.
+
+    The one loader of trained models, used by evaluate, predict and export; the model is on the CPU,
+    or on ``device`` when given.
 
     The model is built with ``create_model(architecture, num_classes, in_chans=..., **model_kwargs)``
     and no pretrained weights (``model.safetensors`` holds every parameter and buffer), then loaded
@@ -56,4 +60,7 @@ def load_run_model(run_dir: str | Path) -> tuple[nn.Module, dict]:
     model = create_model(meta["architecture"], meta["num_classes"], in_chans=meta.get("in_chans") or 3,
                          **(meta.get("model_kwargs") or {}))
     load_weights(model, run / rf.WEIGHTS)
-    return model.eval(), meta
+    model.eval()
+    if device is not None:
+        model.to(device)
+    return model, meta

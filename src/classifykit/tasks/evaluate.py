@@ -39,12 +39,13 @@ def evaluate_images(run: Path, data: str | None = None, *, batch_size: int = 256
     """
     from classifykit.data.scan import scan_folder, verify_items
     from classifykit.data.manifest import manifest_root, read_manifest
-    from classifykit.tasks.image import data_root, eval_dataset, load_data, load_trained_model
+    from classifykit.models.saved import load_saved_model
+    from classifykit.tasks.image import data_root, eval_dataset, load_data
 
     run = Path(run)
     classes = load_classes(run)
     dev = select_device(device)
-    model, meta = load_trained_model(run, dev)
+    model, meta = load_saved_model(run, dev)
     if data is None:
         cfg = load_saved_config(run, ImageConfig)
         image_data = load_data(run, data_root(cfg))

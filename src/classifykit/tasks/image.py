@@ -27,7 +27,6 @@ from classifykit.data.scan import ScanResult, scan_folder, verify_items
 from classifykit.data.split import SmallClassWarning, complete_preset_split, read_split, stratified_split, write_split
 from classifykit.data.stats import compute_mean_std
 from classifykit.data.transforms import eval_resize_size, eval_transforms, train_transforms
-from classifykit.engine.checkpoint import load_weights
 from classifykit.engine.distributed import all_gather_objects, barrier, init_distributed
 from classifykit.engine.loop import predict_logits
 from classifykit.engine.sampling import distributed_sampler
@@ -36,6 +35,7 @@ from classifykit.engine.trainer import balanced_class_weights, fit
 from classifykit.errors import ClassifykitError
 from classifykit.io import read_json, write_csv, write_json
 from classifykit.models.registry import create_model
+from classifykit.models.saved import load_saved_model
 from classifykit.tasks.common import (
     format_accuracy,
     load_saved_config,
@@ -326,25 +326,6 @@ def eval_dataset(meta: dict, root: Path, paths: list[str], targets: list[int], c
     return ImageFolderDataset(root, paths, targets, transform, meta["in_chans"], cache)
 
 
-def load_trained_model(run: Path, device: torch.device | None = None) -> tuple[torch.nn.Module, dict]:
-    """Build the saved architecture and load ``model.safetensors``: ``(model in eval mode, model.json)``.
-
-    Raises:
-        ClassifykitError: the run has no ``model.json`` / ``model.safetensors`` (training not finished).
-    """
-    run = Path(run)
-    for name in (rf.MODEL_META, rf.WEIGHTS):
-        if not (run / name).is_file():
-            raise ClassifykitError(f"{run}: no {name}; train a model first (or finish the run with --resume {run}).")
-    meta = read_json(run / rf.MODEL_META)
-    model = create_model(meta["architecture"], meta["num_classes"], in_chans=meta.get("in_chans") or 3, **meta.get("model_kwargs", {}))
-    load_weights(model, run / rf.WEIGHTS)
-    model.eval()
-    if device is not None:
-        model.to(device)
-    return model, meta
-
-
 def test_images(run: Path, *, cfg: ImageConfig, data: ImageData, cache: DecodedImageCache | None = None) -> dict:
     """Evaluate the best model on the run's test split; writes eval.json, confusion.csv, test_predictions.csv."""
     paths, targets = data.subset("test")
@@ -352,7 +333,7 @@ def test_images(run: Path, *, cfg: ImageConfig, data: ImageData, cache: DecodedI
         say(cfg, "No test split (--test-ratio 0): skipping the test evaluation.")
         return {}
     device = select_device(cfg.device)
-    model, meta = load_trained_model(run, device)
+    model, meta = load_saved_model(run, device)
     loader = DataLoader(eval_dataset(meta, data.root, paths, targets, cache), batch_size=max(cfg.batch_size, 128),
                         **loader_kwargs(cfg.num_workers, device))
     logits, y = predict_logits(model, loader, device, amp=cfg.amp)

@@ -84,10 +84,10 @@ def predict_images(run: Path, inputs: list[str], out: Path, *, top_k: int = 3, b
     Returns:
         ``(number predicted, [(path, error), ...])``.
     """
-    from classifykit.tasks.image import load_trained_model
+    from classifykit.models.saved import load_saved_model
 
     dev = select_device(device)
-    model, meta = load_trained_model(run, dev)
+    model, meta = load_saved_model(run, dev)
     classes = meta["classes"]
     k = max(1, min(top_k, len(classes)))
     paths = expand_inputs(inputs)

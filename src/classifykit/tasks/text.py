@@ -22,7 +22,6 @@ from torch.utils.data import DataLoader, SequentialSampler
 from classifykit import runfolder as rf
 from classifykit.config import TextConfig
 from classifykit.data.split import read_split, stratified_split, write_split
-from classifykit.engine.checkpoint import load_weights
 from classifykit.engine.device import select_device
 from classifykit.engine.distributed import all_gather_objects, dist_info, init_distributed
 from classifykit.engine.loop import predict_logits
@@ -30,8 +29,9 @@ from classifykit.engine.sampling import distributed_sampler
 from classifykit.engine.seed import seed_everything
 from classifykit.engine.trainer import fit
 from classifykit.errors import ClassifykitError
-from classifykit.io import read_json, write_csv, write_json
+from classifykit.io import write_csv, write_json
 from classifykit.models.registry import create_model
+from classifykit.models.saved import load_saved_model
 from classifykit.models.rnn import CELLS, POOLINGS
 from classifykit.tasks.common import format_accuracy, load_saved_config, prepare_run_dir, save_config, write_classes, write_evaluation
 from classifykit.text.corpus import Corpus, load_corpus
@@ -230,19 +230,10 @@ def load_trained_text_model(run: Path, device: torch.device | None = None) -> tu
     Raises:
         ClassifykitError: no ``model.json`` / ``model.safetensors`` / ``vocab.json``, or not a text run.
     """
-    run = Path(run)
-    for name in (rf.MODEL_META, rf.WEIGHTS):
-        if not (run / name).is_file():
-            raise ClassifykitError(f"{run}: no {name}; train a model first (or finish the run with --resume {run}).")
-    meta = read_json(run / rf.MODEL_META)
+    model, meta = load_saved_model(run, device)
     if meta.get("task") != "text":
         raise ClassifykitError(f"{run}: a {meta.get('task')} run, not a text run.")
-    vocab = Vocab.load(run / (meta.get("vocab") or rf.VOCAB))
-    model = create_model(meta["architecture"], meta["num_classes"], **meta["model_kwargs"])
-    load_weights(model, run / rf.WEIGHTS)
-    model.eval()
-    if device is not None:
-        model.to(device)
+    vocab = Vocab.load(Path(run) / (meta.get("vocab") or rf.VOCAB))
     return model, meta, vocab
 
 
