@@ -100,3 +100,17 @@ def test_classification_report_shape_errors():
         classification_report([0, 1], np.zeros((2, 2)), ["a", "b", "c"])
     with pytest.raises(ClassifykitError, match=r"in 0..1; found 0..4"):
         classification_report([0, 4], np.zeros((2, 2)), ["a", "b"])
+
+
+def test_macro_f1_ignores_classes_absent_from_the_split():
+    # Class 2 has no test item (it was too small to split): it has no F1 to average in.
+    import numpy as np
+
+    from classifykit.engine.metrics import classification_report
+
+    y = np.array([0, 0, 1, 1])
+    logits = np.array([[2.0, 0, 0], [2, 0, 0], [0, 2, 0], [2, 0, 0]])  # one class-1 item called 0
+    report = classification_report(y, logits, ["a", "b", "c"], k=2)
+    f1_a, f1_b = 2 * (2 / 3) * 1 / (2 / 3 + 1), 2 * 1 * 0.5 / 1.5
+    assert report["macro_f1"] == pytest.approx((f1_a + f1_b) / 2)
+    assert [c["support"] for c in report["per_class"]] == [2, 2, 0]

@@ -81,7 +81,8 @@ def classification_report(
     """The ``eval.json`` body (see docs/CONTRACTS.md) for true classes ``N`` and ``logits`` ``N×K``.
 
     Keys: split, n, correct, accuracy, ci95 (Wilson), ci_method, top_k ({"1": .., str(k): ..}),
-    macro_f1, per_class (precision/recall/F1/support per class, 0 where undefined), n_for_pm2
+    macro_f1 (mean F1 over the classes with at least one item in the split), per_class
+    (precision/recall/F1/support per class, 0 where undefined), n_for_pm2
     (test items a ±2-point 95% interval would need at this accuracy, :func:`n_for_halfwidth`).
     Accuracies are fractions 0..1.
 
@@ -114,7 +115,8 @@ def classification_report(
         "ci95": [lo, hi],
         "ci_method": "wilson",
         "top_k": {"1": accuracy, str(k): top_k_accuracy(y, scores, k)},
-        "macro_f1": float(np.mean(f1)),
+        # Classes without a single item in this split have no F1 to measure (sklearn would count 0).
+        "macro_f1": float(np.mean(f1[support > 0])) if (support > 0).any() else 0.0,
         "per_class": [
             {"class": str(c), "precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
             for c, p, r, f, s in zip(classes, precision, recall, f1, support)
