@@ -145,11 +145,19 @@ def test_onecycle_and_constant_schedules():
 
 
 def test_bad_optimizer_and_schedule_names():
+    with pytest.raises(ClassifykitError, match="--optimizer 'adam': use one of adamw, sgd"):
+        TrainConfig(optimizer="adam")
+    with pytest.raises(ClassifykitError, match="--schedule 'step': use one of onecycle, cosine, constant"):
+        TrainConfig(schedule="step")
+    # A config changed after construction is still refused where the name is used.
+    cfg = TrainConfig()
+    cfg.optimizer = "adam"
     with pytest.raises(ClassifykitError, match="--optimizer 'adam': use adamw or sgd"):
-        build_optimizer(TrainConfig(optimizer="adam"), build_param_groups(_net(), None, 0.0))
+        build_optimizer(cfg, build_param_groups(_net(), None, 0.0))
     opt = build_optimizer(TrainConfig(), build_param_groups(_net(), None, 0.0))
+    cfg.schedule = "step"
     with pytest.raises(ClassifykitError, match="--schedule 'step': use onecycle, cosine or constant"):
-        build_scheduler(TrainConfig(schedule="step"), opt, 3)
+        build_scheduler(cfg, opt, 3)
 
 
 def test_init_distributed_without_torchrun(monkeypatch):

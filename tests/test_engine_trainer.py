@@ -207,7 +207,7 @@ def test_resume_errors(tmp_path):
     fit(Net(), *loaders(), cfg(epochs=1), tmp_path)
     with pytest.raises(ClassifykitError, match=r"written by a run of 1 epochs × 6 steps; this one has 2 × 6"):
         fit(Net(), *loaders(), cfg(epochs=2), tmp_path, resume=True)
-    with pytest.raises(ClassifykitError, match="--on-nonfinite 'ignore': use stop or skip"):
+    with pytest.raises(ClassifykitError, match="--on-nonfinite 'ignore': use one of stop, skip"):
         fit(Net(), *loaders(), cfg(on_nonfinite="ignore"), tmp_path)
 
 

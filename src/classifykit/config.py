@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import platform
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,69 @@ def _f(default: Any, help: str, **kw: Any) -> Any:
     return field(default=default, metadata={"help": help, **kw})
 
 
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+# field -> (check, what the value must be); None values of optional fields are not checked.
+_RULES: dict[str, tuple[Any, str]] = {
+    "epochs": (lambda v: v >= 1, "at least 1"),
+    "batch_size": (lambda v: v >= 1, "at least 1"),
+    "lr": (lambda v: v >= 0, "0 or more (e.g. 1e-3)"),
+    "weight_decay": (lambda v: v >= 0, "0 or more"),
+    "momentum": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "warmup_epochs": (lambda v: v >= 0, "0 or more"),
+    "label_smoothing": (lambda v: 0 <= v < 1, "in [0, 1) (e.g. 0.1)"),
+    "clip_grad_norm": (lambda v: v > 0, "above 0 (e.g. 1.0); leave it out to disable clipping"),
+    "patience": (lambda v: v >= 0, "0 (never stop early) or more"),
+    "seed": (lambda v: 0 <= v < 2**32, "in 0 .. 2**32-1"),
+    "num_workers": (lambda v: v >= -1, "-1 (auto), 0 or more"),
+    "threads": (lambda v: v >= 0, "0 (auto) or more"),
+    "log_every": (lambda v: v >= 1, "at least 1"),
+    "val_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "test_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "fine_tune": (lambda v: v >= 0, "0 or more"),
+    "backbone_lr_scale": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "input_size": (lambda v: v >= 8, "at least 8 pixels"),
+    "channels": (lambda v: v in (1, 3), "1 (grey) or 3 (RGB)"),
+    "embed_dim": (lambda v: v >= 1, "at least 1"),
+    "hidden_size": (lambda v: v >= 1, "at least 1"),
+    "num_layers": (lambda v: v >= 1, "at least 1"),
+    "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "min_freq": (lambda v: v >= 1, "at least 1"),
+    "max_vocab": (lambda v: v >= 3, "at least 3 (<pad>, <unk> and one word)"),
+    "max_length": (lambda v: v >= 1, "at least 1"),
+}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "optimizer": ("adamw", "sgd"),
+    "schedule": ("onecycle", "cosine", "constant"),
+    "class_weights": ("none", "balanced"),
+    "on_nonfinite": ("stop", "skip"),
+}
+
+
+def check_values(cfg: Any) -> None:
+    """Refuse out-of-range option values up front, naming the flag and the valid range.
+
+    Raises:
+        ClassifykitError: e.g. ``--epochs 0``, ``--lr -1``, ``--clip-grad-norm -1``, ``--optimizer adam``.
+    """
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if value is None:
+            continue
+        if f.name in _RULES and not _RULES[f.name][0](value):
+            raise ClassifykitError(f"{_flag(f.name)} {value}: must be {_RULES[f.name][1]}.")
+        if f.name in _CHOICES and value not in _CHOICES[f.name]:
+            raise ClassifykitError(f"{_flag(f.name)} {value!r}: use one of {', '.join(_CHOICES[f.name])}.")
+
+
 @dataclass
 class TrainConfig:
-    """Options of the training loop shared by image and text tasks (the engine reads only these)."""
+    """Options of the training loop shared by image and text tasks (the engine reads only these).
+
+    Values are checked on construction (:func:`check_values`), so a bad option fails before any work.
+    """
 
     epochs: int = _f(10, "Maximum number of epochs.")
     batch_size: int = _f(64, "Batch size per process (under torchrun the global batch is this × world size).")
@@ -47,6 +108,9 @@ class TrainConfig:
     threads: int = _f(0, "CPU intra-op threads for training; 0 = the CPU cores left after the DataLoader workers (at least 1).")
     quiet: bool = _f(False, "No progress bars; only the summary lines.")
     log_every: int = _f(20, "Print throughput every N steps when not on a terminal.")
+
+    def __post_init__(self) -> None:
+        check_values(self)
 
 
 @dataclass
@@ -144,6 +208,7 @@ def build_config(cls: type, file_values: dict[str, Any] | None = None, **overrid
     Keys may use dashes or underscores. Raises :class:`ClassifykitError` naming an unknown key.
     """
     names = {f.name for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     for source, items in (("config file", file_values or {}), ("option", overrides)):
         for key, value in items.items():
@@ -152,8 +217,22 @@ def build_config(cls: type, file_values: dict[str, Any] | None = None, **overrid
                 raise ClassifykitError(f"Unknown {source} key {key!r}; valid keys: {', '.join(sorted(names))}.")
             if source == "option" and value is None:
                 continue
-            values[k] = value
+            values[k] = _typed(k, value, hints[k], source)
     return cls(**values)
+
+
+def _typed(name: str, value: Any, tp: Any, source: str) -> Any:
+    """``value`` checked against field type ``tp`` (ints accepted for floats); raises naming the key."""
+    allowed = [a for a in (typing.get_args(tp) or (tp,))]
+    if value is None and type(None) in allowed:
+        return None
+    base = next(a for a in allowed if a is not type(None))
+    if base is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, base) and not (base is int and isinstance(value, bool)):
+        return value
+    kind = {int: "a whole number", float: "a number", bool: "true or false", str: "a string"}[base]
+    raise ClassifykitError(f"{source} key {name!r}: {value!r} is not {kind}.")
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:
