@@ -148,3 +148,16 @@ def test_config_file_gives_defaults_and_flags_override(tmp_path, folder):
     conf.write_text("epoch: 7\n")
     result = CliRunner().invoke(probe, [str(folder), "--config", str(conf)])
     assert isinstance(result.exception, ClassifykitError) and "Unknown config file key 'epoch'" in str(result.exception)
+
+
+def test_same_seed_gives_the_same_model(folder, tmp_path):
+    from safetensors.torch import load_file
+
+    weights = []
+    for name in ("a", "b"):
+        cfg = build_config(ImageConfig, data=str(folder), runs_dir=str(tmp_path), name=name, model="smallcnn",
+                           epochs=1, batch_size=16, augment="light", num_workers=0, quiet=True, device="cpu",
+                           deterministic=True)
+        weights.append(load_file(str(train_images(cfg) / "model.safetensors")))
+    assert weights[0].keys() == weights[1].keys()
+    assert all(weights[0][k].equal(weights[1][k]) for k in weights[0])

@@ -30,6 +30,7 @@ from classifykit.data.transforms import eval_resize_size, eval_transforms, train
 from classifykit.engine.distributed import all_gather_objects, barrier, init_distributed
 from classifykit.engine.loop import predict_logits
 from classifykit.engine.sampling import distributed_sampler
+from classifykit.engine.seed import seed_everything
 from classifykit.engine.device import select_device
 from classifykit.engine.trainer import balanced_class_weights, fit
 from classifykit.errors import ClassifykitError
@@ -253,6 +254,7 @@ def train_images(cfg: ImageConfig, resume: str | None = None) -> Path:
     meta = model_meta(cfg, data.classes, pre)
     if info.is_main and resume is None:
         write_json(run / rf.MODEL_META, meta)
+    seed_everything(cfg.seed, cfg.deterministic)  # the model's initial weights come from this seed
     model = create_model(cfg.model, len(data.classes), in_chans=pre["in_chans"], pretrained=cfg.pretrained)
     val_paths, val_targets = data.subset("val")
     evaluation = eval_transforms(pre["input_size"], pre["mean"], pre["std"])
