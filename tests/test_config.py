@@ -29,3 +29,10 @@ def test_config_file_values_are_type_checked():
         build_config(TextConfig, {"bidirectional": "yes"})
     cfg = build_config(TextConfig, {"lr": 1, "embeddings": None, "max-length": 64})
     assert (cfg.lr, type(cfg.lr), cfg.embeddings, cfg.max_length) == (1.0, float, None, 64)
+
+
+def test_help_lists_exactly_the_registered_image_models():
+    from classifykit.config import IMAGE_MODELS
+    from classifykit.models.registry import list_models
+
+    assert sorted(IMAGE_MODELS) == list_models("image")

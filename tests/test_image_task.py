@@ -161,3 +161,23 @@ def test_same_seed_gives_the_same_model(folder, tmp_path):
         weights.append(load_file(str(train_images(cfg) / "model.safetensors")))
     assert weights[0].keys() == weights[1].keys()
     assert all(weights[0][k].equal(weights[1][k]) for k in weights[0])
+
+
+def test_a_failed_start_leaves_no_run_folder(tmp_path):
+    one_class = tmp_path / "one" / "cats"
+    one_class.mkdir(parents=True)
+    Image.new("L", (8, 8)).save(one_class / "a.png")
+    cfg = build_config(ImageConfig, data=str(tmp_path / "one"), runs_dir=str(tmp_path / "runs"), name="r", quiet=True)
+    with pytest.raises(ClassifykitError, match="a classifier needs at least 2"):
+        train_images(cfg)
+    assert not (tmp_path / "runs" / "r").exists()
+
+
+def test_damaged_run_files_are_named(run, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(run, broken)
+    (broken / "model.json").write_text('{"task": "ima')
+    with pytest.raises(ClassifykitError, match=r"model.json: damaged"):
+        evaluate_run(broken, device="cpu")

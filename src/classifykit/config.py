@@ -129,11 +129,16 @@ class DataConfig:
     label_column: str | None = _f(None, "Column holding labels (default: auto-detect).")
 
 
+# The image architectures of models.registry, listed here so --help needs no torch import (tested equal).
+IMAGE_MODELS = ("resnet18-small", "smallcnn", "resnet18", "resnet34", "resnet50", "mobilenet_v3_small",
+                "efficientnet_b0", "convnext_tiny", "efficientnet-lite0")
+
+
 @dataclass
 class ImageConfig(DataConfig, TrainConfig):
     """``classifykit train images``: everything one image run needs."""
 
-    model: str = _f("resnet18-small", "Architecture name from the model registry.")
+    model: str = _f("resnet18-small", "Architecture: " + ", ".join(IMAGE_MODELS) + ".")
     pretrained: str | None = _f(None, "Weights: a local .pth/.pt/.safetensors file, efficientnet-lite0, or a torchvision weights name.")
     freeze: str = _f("none", "none or backbone (linear probe).")
     fine_tune: int = _f(0, "Train the head with the backbone frozen for N epochs, then unfreeze all.")

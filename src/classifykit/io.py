@@ -49,9 +49,20 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    """Read a UTF-8 JSON file."""
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    """Read a UTF-8 JSON file.
+
+    Raises:
+        ClassifykitError: the file is missing or not valid JSON (a run folder file damaged or half-written).
+    """
+    from classifykit.errors import ClassifykitError
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise ClassifykitError(f"{path}: no such file; is this a classifykit run folder?") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ClassifykitError(f"{path}: damaged ({e}); rerun the stage that writes it, or start a new run.") from None
 
 
 def write_csv(path: str | os.PathLike, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

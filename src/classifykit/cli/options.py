@@ -47,7 +47,7 @@ def config_command(cls: type, run: Callable[..., Any], *, extra: list[inspect.Pa
         tp = hints[f.name]
         is_bool = tp is bool or set(typing.get_args(tp)) == {bool, type(None)}
         decls = [f"{flag}/--no-{f.name.replace('_', '-')}"] if is_bool else [flag]
-        help_text = f"{f.metadata.get('help', '')} [default: {f.default}]"
+        help_text = f"{f.metadata.get('help', '')} \\[default: {f.default}]"  # \\[ : not rich markup
         params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=_annotation(tp),
                                         default=typer.Option(None, *decls, help=help_text, show_default=False)))
     extra = extra or []

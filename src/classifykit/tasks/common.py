@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +16,14 @@ from classifykit.errors import ClassifykitError
 from classifykit.io import read_json, write_csv, write_json
 
 
-def say(cfg: Any, line: str) -> None:
-    """Print one status line unless ``--quiet`` (rank 0 only: other ranks never print)."""
+def say(cfg: Any, line: str, *, summary: bool = False) -> None:
+    """Print one status line (rank 0 only: other ranks never print).
+
+    ``--quiet`` keeps only the summary lines (``summary=True``: test accuracy, report, run folder).
+    """
     from classifykit.engine.distributed import dist_info
 
-    if not getattr(cfg, "quiet", False) and dist_info().is_main:
+    if (summary or not getattr(cfg, "quiet", False)) and dist_info().is_main:
         print(line, flush=True)
 
 
@@ -42,6 +47,17 @@ def prepare_run_dir(cfg: Any, prefix: str, resume: str | None) -> Path:
             f"--name {cfg.name}: {run} already holds a run; choose another name, or continue it with --resume {run}."
         )
     return run
+
+
+@contextlib.contextmanager
+def remove_on_error(run: Path):
+    """Delete the new run folder ``run`` if the block raises a user error (bad data, bad option),
+    so a failed start leaves no half-made run behind. Only used before training writes anything."""
+    try:
+        yield
+    except ClassifykitError:
+        shutil.rmtree(run, ignore_errors=True)
+        raise
 
 
 def save_config(run: Path, cfg: Any) -> None:

@@ -53,5 +53,5 @@ def demo_images(*, per_class: int = 2000, out: str = "data/fashion-mnist-demo", 
     rows = read_csv_rows(predictions)
     right = sum(Path(r["path"]).parent.name == r["label"] for r in rows)
     say(cfg, f"Predicted {n} held-out test images (official Fashion-MNIST test set): {right}/{n} right; see {predictions}")
-    say(cfg, f"Demo done: {format_accuracy(report)}. Run folder: {run} (open {run / rf.REPORT}).")
+    say(cfg, f"Demo done: {format_accuracy(report)}. Run folder: {run} (open {run / rf.REPORT}).", summary=True)
     return run

@@ -80,6 +80,8 @@ def evaluate_images(run: Path, data: str | None = None, *, batch_size: int = 256
 
 def evaluate_run(run: Path, data: str | None = None, *, batch_size: int = 256, device: str = "auto") -> tuple[dict, Path]:
     """Evaluate an image or text run (dispatch on ``model.json``'s task); see :func:`evaluate_images`."""
+    if batch_size < 1:
+        raise ClassifykitError(f"--batch-size {batch_size}: must be at least 1.")
     if run_task(run) == "text":
         from classifykit.tasks.text import evaluate_text
 
@@ -94,6 +96,8 @@ def predict_run(run: Path, inputs: list[str], texts: list[str], out: Path, *, to
     Raises:
         ClassifykitError: ``--text`` given to an image run, or no inputs for an image run.
     """
+    if batch_size < 1 or top_k < 1:
+        raise ClassifykitError(f"--batch-size {batch_size} / --top-k {top_k}: both must be at least 1.")
     if run_task(run) == "text":
         from classifykit.tasks.text import predict_text
 

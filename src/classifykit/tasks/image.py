@@ -41,6 +41,7 @@ from classifykit.tasks.common import (
     format_accuracy,
     load_saved_config,
     prepare_run_dir,
+    remove_on_error,
     save_config,
     say,
     write_classes,
@@ -72,8 +73,14 @@ class ImageData:
 
 
 def data_root(cfg: ImageConfig) -> Path:
-    """The folder manifest paths are relative to: the image folder, or the manifest's folder / ``--root``."""
+    """The folder manifest paths are relative to: the image folder, or the manifest's folder / ``--root``.
+
+    Raises:
+        ClassifykitError: the data the run was trained on is no longer where ``config.json`` says.
+    """
     data = Path(cfg.data)
+    if not data.exists():
+        raise ClassifykitError(f"{data}: the run's data is no longer there; move it back, or evaluate other data with --data.")
     return data if data.is_dir() else manifest_root(data, cfg.root)
 
 
@@ -230,10 +237,11 @@ def train_images(cfg: ImageConfig, resume: str | None = None) -> Path:
             raise ClassifykitError("Give the data: an image folder (one subfolder per class) or a manifest CSV/TSV.")
         cfg.data = str(Path(cfg.data).resolve())
         run = Path(all_gather_objects(str(prepare_run_dir(cfg, Path(cfg.data).stem or "images", None)) if info.is_main else None)[0])
-    say(cfg, f"Run folder: {run}")
+    say(cfg, f"Run folder: {run}", summary=True)
     if resume is None and info.is_main:
-        save_config(run, cfg)
-        prepare_data(cfg, run)
+        with remove_on_error(run):
+            save_config(run, cfg)
+            prepare_data(cfg, run)
     barrier()
     data = load_data(run, data_root(cfg))
     device = select_device(cfg.device)
@@ -340,7 +348,8 @@ def test_images(run: Path, *, cfg: ImageConfig, data: ImageData, cache: DecodedI
                         **loader_kwargs(cfg.num_workers, device))
     logits, y = predict_logits(model, loader, device, amp=cfg.amp)
     report = write_evaluation(run, paths, y, logits, data.classes)
-    say(cfg, format_accuracy(report) + f"; a ±2-point interval would need about {report['n_for_pm2']} test items")
+    say(cfg, format_accuracy(report) + f"; a ±2-point interval would need about {report['n_for_pm2']} test items",
+        summary=True)
     return report
 
 
@@ -348,7 +357,7 @@ def _write_report(run: Path, cfg) -> None:
     from classifykit.report import write_report
 
     path = write_report(run)
-    say(cfg, f"Report: {path}")
+    say(cfg, f"Report: {path}", summary=True)
 
 
 def _fmt(values: list[float]) -> str:

@@ -47,9 +47,9 @@ RNN_CLIP_GRAD_NORM = 1.0  # recurrent nets explode without clipping (Pascanu et 
 POOL_BATCHES = 100        # batches per length-sorting pool (see text.sampler)
 
 
-def say(cfg: TextConfig, line: str) -> None:
-    """Print ``line`` unless ``--quiet``; under torchrun only rank 0 prints."""
-    if not cfg.quiet and dist_info().is_main:
+def say(cfg: TextConfig, line: str, *, summary: bool = False) -> None:
+    """Print ``line`` (rank 0 only); ``--quiet`` keeps only the summary lines (``summary=True``)."""
+    if (summary or not cfg.quiet) and dist_info().is_main:
         console.print(line)
 
 
@@ -216,11 +216,11 @@ def train_text(cfg: TextConfig, resume: str | None = None) -> Path:
         param_groups=param_groups(model, cfg), resume=resume is not None)
     if info.is_main and len(parts["test"]):
         report = evaluate_test_split(run, cfg, data["test"], corpus.rows[parts["test"]].tolist(), table.classes)
-        say(cfg, f"{format_accuracy(report)} — {time.perf_counter() - start:.0f} s in all; run folder {run}")
+        say(cfg, f"{format_accuracy(report)} — {time.perf_counter() - start:.0f} s in all; run folder {run}", summary=True)
     if info.is_main:
         from classifykit.report import write_report
 
-        say(cfg, f"Report: {write_report(run)}")
+        say(cfg, f"Report: {write_report(run)}", summary=True)
     return run
 
 
