@@ -179,3 +179,10 @@ def test_resume_reuses_split_vocab_and_classes(tmp_path):
     assert again == run
     assert {name: (run / name).read_bytes() for name in before} == before
     assert len(read_csv_rows(run / rf.METRICS)) == 2  # nothing left to train: no epoch added
+
+
+def test_predict_texts_from_a_folder_is_a_clear_error(tmp_path):
+    from classifykit.text.inference import read_texts
+
+    with pytest.raises(ClassifykitError, match="a folder; a text run predicts texts"):
+        read_texts(str(tmp_path))

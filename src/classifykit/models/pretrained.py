@@ -23,6 +23,7 @@ both keep the response to a grey image unchanged.
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle.UnpicklingError, safetensors' SafetensorError, zip errors
         raise ClassifykitError(
-            f"--pretrained {path}: cannot read it as weights ({type(e).__name__}: {str(e).splitlines()[0]}). "
+            f"--pretrained {path}: cannot read it as weights ({_reason(e)}). "
             "classifykit loads only tensors (torch.load with weights_only=True); save the model's "
             "state_dict(), not the model object."
         ) from e
@@ -86,6 +87,14 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             f"{_listing(list(obj)) if isinstance(obj, dict) else '-'}."
         )
     return {_strip_prefixes(k): v for k, v in obj.items()}
+
+
+def _reason(error: Exception) -> str:
+    """The loader's complaint, minus torch's advice to retry with ``weights_only=False`` (we never do)."""
+    text = str(error).splitlines()[0] if str(error) else ""
+    if "weights_only" in str(error) or isinstance(error, pickle.UnpicklingError):
+        return f"{type(error).__name__}: not a state_dict of tensors, or a pickle holding code"
+    return f"{type(error).__name__}: {text}"
 
 
 def _strip_prefixes(key: str) -> str:

@@ -97,6 +97,8 @@ def read_texts(source: str, encoding: str = "utf-8", text_column: str | None = N
     if source == "-":
         return [line for line in sys.stdin.read().splitlines() if line.strip()]
     path = Path(source)
+    if path.is_dir():
+        raise ClassifykitError(f"{path}: a folder; a text run predicts texts: give --text, a file of texts (one per line, or a CSV/TSV/JSONL) or stdin.")
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv", ".tab"):
         from classifykit.data.table import read_table
