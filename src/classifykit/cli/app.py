@@ -8,6 +8,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",  # docstring paragraphs wrap to the terminal instead of keeping hard breaks
 )
 train_app = typer.Typer(help="Train a classifier on images or texts.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
