@@ -22,8 +22,9 @@ The machine is shared: every part prints the load average. ``--threads`` (defaul
 intra-op threads; on a 2-core machine whose load is above 2, two OpenMP threads that spin-wait for
 each other were measured 5–20× slower than one (see the report in the repository history).
 
-Measured on 2 shared cores (load 6–15): textbook part about 15 min, full part about 60 min
-(6 epochs), throughput part about 12 min (ResNet-50 and ConvNeXt-T at batch 32 take most of it).
+Run times on the 2 shared cores vary tenfold with the neighbours' load: the textbook part took 30 s
+(2 epochs, load 1.6) and 14 min (10 epochs, load 8–15); the full part 53 min (6 epochs, load 3–15);
+the throughput part 12 min (load 6; ResNet-50 and ConvNeXt-T at batch 32 take most of it).
 
 Usage: ``python -m bench train`` (everything, full sizes) or
 ``python -m bench.bench_train --part textbook --epochs 3`` / ``--quick``.
