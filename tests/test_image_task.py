@@ -181,3 +181,17 @@ def test_damaged_run_files_are_named(run, tmp_path):
     (broken / "model.json").write_text('{"task": "ima')
     with pytest.raises(ClassifykitError, match=r"model.json: damaged"):
         evaluate_run(broken, device="cpu")
+
+
+def test_default_input_size_follows_images_and_model():
+    from classifykit.data.manifest import ManifestItem
+    from classifykit.tasks.image import ImageData, default_input_size
+
+    def data(side):
+        items = [ManifestItem(f"{i}.png", "a", side, side + 10, "L") for i in range(3)]
+        return ImageData(root=Path("."), items=items, splits=["train"] * 3, classes=["a"])
+
+    assert default_input_size(data(28), "smallcnn") == 28
+    assert default_input_size(data(28), "resnet18-small") == 64  # a 28 px input would vanish in its strides
+    assert default_input_size(data(150), "resnet18-small") == 150
+    assert default_input_size(data(900), "smallcnn") == 224

@@ -144,7 +144,7 @@ class ImageConfig(DataConfig, TrainConfig):
     fine_tune: int = _f(0, "Train the head with the backbone frozen for N epochs, then unfreeze all.")
     freeze_bn_stats: bool | None = _f(None, "Keep the pretrained BatchNorm statistics while fine-tuning (default: on with --pretrained).")
     backbone_lr_scale: float = _f(0.1, "Backbone LR = lr × this when fine-tuning pretrained weights (discriminative LRs).")
-    input_size: int | None = _f(None, "Square input size in pixels (default: the weights' size, else 64).")
+    input_size: int | None = _f(None, "Square input size in pixels (default: the weights' size, else the images' median side within [64, 224]; smallcnn [28, 224]).")
     channels: int | None = _f(None, "1 or 3 input channels (default: auto-detected from the training images).")
     augment: str = _f("light", "none, light or strong (training split only).")
     cache: bool = _f(True, "Decode and resize each image once into a uint8 memory-mapped cache.")
