@@ -11,7 +11,7 @@ from classifykit.cli.app import demo_app
 
 @demo_app.command("images")
 def demo_images_command(
-    per_class: int = typer.Option(2000, "--per-class", help="Fashion-MNIST training images per class to write and use (max 6000)."),
+    per_class: Optional[int] = typer.Option(None, "--per-class", help="Fashion-MNIST training images per class to write and use (max 6000) [default: the demo's, 2000]."),
     out: str = typer.Option("data/fashion-mnist-demo", "--out", help="Where to write the PNG folders."),
     runs_dir: str = typer.Option("runs", "--runs-dir", help="Folder that holds run folders."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Override the demo recipe's epochs."),
@@ -22,4 +22,5 @@ def demo_images_command(
     """Fashion-MNIST as a class-per-folder PNG tree -> scan -> train -> evaluate -> predict held-out files."""
     from classifykit.tasks.demo import demo_images
 
-    demo_images(per_class=per_class, out=out, runs_dir=runs_dir, epochs=epochs, model=model, device=device, quiet=quiet or None)
+    sizes = {} if per_class is None else {"per_class": per_class}
+    demo_images(**sizes, out=out, runs_dir=runs_dir, epochs=epochs, model=model, device=device, quiet=quiet or None)
