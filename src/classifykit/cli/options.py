@@ -18,6 +18,14 @@ from classifykit.config import build_config, load_config_file
 
 _SKIP = {"data"}  # the positional argument
 
+# ``train images`` and ``train text`` take these besides their config fields.
+TRAIN_EXTRA = [
+    inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
+                      default=typer.Option(None, "--resume", help="Continue the run in this folder from checkpoints/last.pt (no DATA needed).")),
+    inspect.Parameter("nproc", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[int],
+                      default=typer.Option(None, "--nproc", help="Launch N processes with torchrun (DDP); batch size is per process.")),
+]
+
 
 def _annotation(tp: Any) -> Any:
     args = typing.get_args(tp)

@@ -3,21 +3,13 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Optional
 
 import typer
 
 from classifykit.cli.app import demo_app, train_app
-from classifykit.cli.options import config_command
+from classifykit.cli.options import TRAIN_EXTRA, config_command
 from classifykit.config import TextConfig
-
-_EXTRA = [
-    inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
-                      default=typer.Option(None, "--resume", help="Continue the run in this folder from checkpoints/last.pt.")),
-    inspect.Parameter("nproc", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[int],
-                      default=typer.Option(None, "--nproc", help="Launch N processes with torchrun (DDP); batch size is per process.")),
-]
 
 
 def _train_text(cfg: TextConfig, resume: str | None = None, nproc: int | None = None) -> None:
@@ -34,7 +26,7 @@ def _train_text(cfg: TextConfig, resume: str | None = None, nproc: int | None = 
     train_text(cfg, resume=resume)
 
 
-train_app.command("text", no_args_is_help=True)(config_command(TextConfig, _train_text, extra=_EXTRA))
+train_app.command("text", no_args_is_help=True)(config_command(TextConfig, _train_text, extra=TRAIN_EXTRA))
 
 
 @demo_app.command("text")

@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import inspect
-from typing import Optional
-
-import typer
-
 from classifykit.cli.app import train_app
-from classifykit.cli.options import config_command
+from classifykit.cli.options import TRAIN_EXTRA, config_command
 from classifykit.config import ImageConfig
-
-_EXTRA = [
-    inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
-                      default=typer.Option(None, "--resume", help="Continue the run in this folder from checkpoints/last.pt.")),
-    inspect.Parameter("nproc", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[int],
-                      default=typer.Option(None, "--nproc", help="Launch N processes with torchrun (DDP); batch size is per process.")),
-]
 
 
 def _train_images(cfg: ImageConfig, resume: str | None = None, nproc: int | None = None) -> None:
@@ -31,4 +19,4 @@ def _train_images(cfg: ImageConfig, resume: str | None = None, nproc: int | None
     train_images(cfg, resume=resume)
 
 
-train_app.command("images", no_args_is_help=True)(config_command(ImageConfig, _train_images, extra=_EXTRA))
+train_app.command("images", no_args_is_help=True)(config_command(ImageConfig, _train_images, extra=TRAIN_EXTRA))
