@@ -16,14 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from rich.console import Console
 from torch.utils.data import DataLoader, SequentialSampler
 
 from classifykit import runfolder as rf
 from classifykit.config import TextConfig
 from classifykit.data.split import read_split, stratified_split, write_split
 from classifykit.engine.device import select_device
-from classifykit.engine.distributed import all_gather_objects, dist_info, init_distributed
+from classifykit.engine.distributed import all_gather_objects, init_distributed
 from classifykit.engine.loop import predict_logits
 from classifykit.engine.sampling import distributed_sampler
 from classifykit.engine.seed import seed_everything
@@ -33,7 +32,7 @@ from classifykit.io import write_csv, write_json
 from classifykit.models.registry import create_model
 from classifykit.models.saved import load_saved_model
 from classifykit.models.rnn import CELLS, POOLINGS
-from classifykit.tasks.common import format_accuracy, load_saved_config, prepare_run_dir, save_config, write_classes, write_evaluation
+from classifykit.tasks.common import format_accuracy, load_saved_config, prepare_run_dir, save_config, say, write_classes, write_evaluation
 from classifykit.text.corpus import Corpus, load_corpus
 from classifykit.text.dataset import EncodedTextDataset, pad_collate
 from classifykit.text.embeddings import embedding_matrix
@@ -41,16 +40,9 @@ from classifykit.text.labels import LabelTable
 from classifykit.text.sampler import BucketBatchSampler
 from classifykit.text.vocab import Vocab
 
-console = Console(highlight=False)
 
 RNN_CLIP_GRAD_NORM = 1.0  # recurrent nets explode without clipping (Pascanu et al. 2013); used when unset
 POOL_BATCHES = 100        # batches per length-sorting pool (see text.sampler)
-
-
-def say(cfg: TextConfig, line: str, *, summary: bool = False) -> None:
-    """Print ``line`` (rank 0 only); ``--quiet`` keeps only the summary lines (``summary=True``)."""
-    if (summary or not cfg.quiet) and dist_info().is_main:
-        console.print(line)
 
 
 def check_options(cfg: TextConfig) -> None:
