@@ -231,15 +231,14 @@ def test_layer_groups_descend_into_containers_when_the_top_level_is_too_coarse()
 
 
 def test_cpu_threads_leave_room_for_dataloader_workers():
-    import os
-
     import torch
 
+    from classifykit.cpus import usable_cpus
     from classifykit.engine.device import configure_cpu_threads
 
     before = torch.get_num_threads()
     try:
-        cpus = len(os.sched_getaffinity(0))
+        cpus = usable_cpus()
         assert configure_cpu_threads(torch.device("cpu"), 0, 1) == max(1, cpus - 1)
         assert configure_cpu_threads(torch.device("cpu"), 0, 64) == 1
         assert configure_cpu_threads(torch.device("cpu"), 3, 0) == 3 == torch.get_num_threads()

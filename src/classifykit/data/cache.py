@@ -43,6 +43,7 @@ import torch
 from PIL import Image, ImageOps
 
 from classifykit.data.decode import decode_image
+from classifykit.cpus import usable_cpus
 from classifykit.errors import ClassifykitError
 from classifykit.io import read_json, write_json
 
@@ -76,8 +77,7 @@ def _file_entries(root: Path, paths: Sequence[str]) -> list[list]:
 
 
 def _default_workers() -> int:
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return min(8, cpus)
+    return min(8, usable_cpus())
 
 
 class DecodedImageCache:

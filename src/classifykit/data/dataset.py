@@ -14,6 +14,7 @@ from torchvision.transforms.v2.functional import pil_to_tensor
 from classifykit.data.cache import DecodedImageCache
 from classifykit.data.decode import decode_image
 from classifykit.engine.seed import seed_worker
+from classifykit.cpus import usable_cpus
 from classifykit.errors import ClassifykitError
 
 
@@ -70,8 +71,7 @@ def resolve_num_workers(num_workers: int) -> int:
     """``-1`` -> min(4, usable CPU cores) (the config's default); other values unchanged (>= 0)."""
     if num_workers >= 0:
         return num_workers
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return min(4, cpus)
+    return min(4, usable_cpus())
 
 
 def loader_kwargs(num_workers: int, device: torch.device | str) -> dict[str, Any]:

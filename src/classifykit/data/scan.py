@@ -44,6 +44,7 @@ from pathlib import Path
 
 from classifykit.data.decode import PIL_FORMATS
 from classifykit.data.manifest import ManifestItem, resolve
+from classifykit.cpus import usable_cpus
 from classifykit.errors import ClassifykitError
 from classifykit.io import atomic_write_text
 
@@ -190,10 +191,6 @@ class _Progress:
             self.bar.stop()
 
 
-def _usable_cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def _load_cache(path: Path | None, root: Path) -> dict:
     from PIL import Image, __version__ as pillow_version
 
@@ -223,7 +220,7 @@ def _check_files(
             results[f.key] = tuple(hit[2]) if isinstance(hit[2], list) else hit[2]
         else:
             todo.append(f)
-    workers = workers or _usable_cpus()
+    workers = workers or usable_cpus()
     if workers <= 1 or len(todo) < _SERIAL_BELOW:
         bar = _Progress(len(todo), progress)
         try:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 
 import torch
 
+from classifykit.cpus import usable_cpus
 from classifykit.errors import ClassifykitError
 
 _VALID = "auto, cpu, cuda, cuda:N or mps"
@@ -75,7 +75,7 @@ def configure_cpu_threads(device: torch.device, threads: int, num_workers: int) 
     if device.type != "cpu":
         return torch.get_num_threads()
     if threads <= 0:
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        cpus = usable_cpus()
         threads = max(1, cpus - num_workers)
     torch.set_num_threads(threads)
     return threads
