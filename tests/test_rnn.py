@@ -59,3 +59,43 @@ def test_registry_and_padding_row():
     assert model.embedding.weight[0].abs().sum().item() == 0.0
     with pytest.raises(ValueError, match="pooling must be one of"):
         RNNClassifier(2, 10, pooling="attention")
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("pooling", ["last", "max"])
+@pytest.mark.parametrize("bidirectional,num_layers", [(True, 1), (True, 2), (False, 2)])
+def test_reversed_engine_equals_packed_in_outputs_and_gradients(cell, pooling, bidirectional, num_layers):
+    torch.manual_seed(0)
+    model = RNNClassifier(3, 40, embed_dim=8, hidden_size=6, num_layers=num_layers, bidirectional=bidirectional,
+                          cell=cell, dropout=0.0, pooling=pooling).train()
+    ids, lengths = _batch([5, 1, 7, 3, 7, 2])
+    results = {}
+    for engine in ("packed", "reversed"):
+        model.engine = engine
+        model.zero_grad()
+        out = model(ids, lengths)
+        out.square().sum().backward()
+        results[engine] = (out.detach(), [p.grad.clone() for p in model.parameters()])
+    torch.testing.assert_close(results["reversed"][0], results["packed"][0], atol=1e-6, rtol=0)
+    for got, want in zip(results["reversed"][1], results["packed"][1]):
+        torch.testing.assert_close(got, want, atol=1e-6, rtol=0)
+    assert not any(k.startswith("_cells") for k in model.state_dict())
+
+
+def test_reverse_valid_reverses_only_the_valid_prefix():
+    from classifykit.models.rnn import at_last_valid, reverse_valid
+
+    x = torch.arange(8.0).reshape(2, 4, 1)  # rows [0 1 2 3], [4 5 6 7]
+    lengths = torch.tensor([3, 1])
+    assert reverse_valid(x, lengths)[..., 0].tolist() == [[2, 1, 0, 3], [4, 5, 6, 7]]
+    torch.testing.assert_close(reverse_valid(reverse_valid(x, lengths), lengths), x)
+    assert at_last_valid(x, lengths)[:, 0].tolist() == [2, 4]
+
+
+def test_engine_choice_cpu_default_and_tracing():
+    model = RNNClassifier(2, 40, embed_dim=8, hidden_size=6)
+    assert model._engine_for(torch.device("cpu")) == "reversed"
+    assert model._engine_for(torch.device("cuda")) == "packed"
+    model.engine = "sideways"
+    with pytest.raises(ValueError, match="engine must be one of"):
+        model._engine_for(torch.device("cpu"))
