@@ -244,3 +244,10 @@ def test_cpu_threads_leave_room_for_dataloader_workers():
         assert configure_cpu_threads(torch.device("cpu"), 3, 0) == 3 == torch.get_num_threads()
     finally:
         torch.set_num_threads(before)
+
+
+def test_adamw_is_fused_on_cpu_and_sgd_is_not():
+    opt = build_optimizer(TrainConfig(), build_param_groups(_net(), None, 0.0))
+    assert opt.defaults["fused"] is True
+    sgd = build_optimizer(TrainConfig(optimizer="sgd"), build_param_groups(_net(), None, 0.0))
+    assert isinstance(sgd, torch.optim.SGD)

@@ -67,15 +67,26 @@ def build_param_groups(
 def build_optimizer(cfg: TrainConfig, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
     """AdamW (decoupled weight decay, Loshchilov & Hutter 2019) or SGD with Nesterov momentum.
 
+    AdamW runs PyTorch's fused implementation (one kernel over all parameters) when every parameter
+    is a floating-point tensor on the CPU or CUDA; on the CPU it was measured 4-5x faster than the
+    per-parameter loop for the BiLSTM over a 16k × 50 embedding (1.0 vs 4.2 ms per step,
+    ``bench.bench_text``), where the optimizer step was ~15% of a training step.
+
     Raises:
         ClassifykitError: ``cfg.optimizer`` is neither ``adamw`` nor ``sgd``.
     """
     name = cfg.optimizer.lower()
     if name == "adamw":
-        return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=_fused_ok(groups) or None)
     if name == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0, weight_decay=cfg.weight_decay)
     raise ClassifykitError(f"--optimizer {cfg.optimizer!r}: use adamw or sgd.")
+
+
+def _fused_ok(groups: list[dict[str, Any]]) -> bool:
+    """Whether ``torch.optim.AdamW(fused=True)`` supports every parameter of ``groups``."""
+    params = [p for g in groups for p in g["params"]]
+    return bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
 
 
 def build_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> LRScheduler | None:
