@@ -272,3 +272,33 @@ def test_train_mode_policy_replaces_the_batchnorm_rule(tmp_path):
     assert seen and all(seen)
     assert torch.equal(net.stem[1].running_mean, before)
     assert not torch.equal(net.stem[0].weight.detach().cpu(), conv_before)  # it did train
+
+
+class DtypeNet(Net):
+    """Records the dtype of the stem's output in training and in evaluation forwards."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = {True: set(), False: set()}
+
+    def forward(self, x):
+        feats = self.stem(x)
+        self.seen[self.training].add(feats.dtype)
+        return self.head(self.drop(feats.flatten(1)))
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_cpu_bf16_autocasts_training_steps_only(tmp_path, monkeypatch, capsys, native):
+    from classifykit.engine import device as device_mod
+    from classifykit.engine import trainer as trainer_mod
+
+    monkeypatch.setattr(device_mod, "native_cpu_bf16", lambda: native)
+    monkeypatch.setattr(trainer_mod, "native_cpu_bf16", lambda: native)
+    seed_everything(0)
+    net = DtypeNet()
+    result = fit(net, *loaders(), cfg(cpu_bf16=True, quiet=False), tmp_path)
+    assert net.seen[True] == ({torch.bfloat16} if native else {torch.float32})
+    assert net.seen[False] == {torch.float32}  # validation runs in float32
+    assert all(p.dtype == torch.float32 for p in net.parameters())
+    assert result.best_val_acc > 0.9
+    assert ("--cpu-bf16 ignored" in capsys.readouterr().out) is not native

@@ -98,6 +98,8 @@ class TrainConfig:
     class_weights: str = _f("none", "none or balanced (n_samples / (n_classes × count), as scikit-learn).")
     clip_grad_norm: float | None = _f(None, "Clip gradients to this global L2 norm; none disables (text default 1.0).")
     amp: bool = _f(True, "Mixed precision on CUDA (bf16 where supported, else fp16 with a GradScaler).")
+    cpu_bf16: bool = _f(False, "bfloat16 autocast for training steps on a CPU with native bf16 (AVX512-BF16 or AMX); "
+                               "evaluation stays float32. Ignored, with a note, on other CPUs.")
     channels_last: bool = _f(True, "channels_last memory format for 4-D image inputs (faster convolutions on CUDA and CPU).")
     patience: int = _f(5, "Early stopping: epochs without a strictly better val accuracy before stopping; 0 disables.")
     on_nonfinite: str = _f("stop", "stop or skip: what to do when the loss is NaN/inf.")

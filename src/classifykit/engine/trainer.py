@@ -24,7 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from classifykit import runfolder
 from classifykit.config import TrainConfig
 from classifykit.engine import checkpoint as ckpt
-from classifykit.engine.device import amp_dtype, configure_cpu_threads, select_device, sum_dtype
+from classifykit.engine.device import configure_cpu_threads, native_cpu_bf16, select_device, sum_dtype, train_amp_dtype
 from classifykit.engine.distributed import all_gather_objects, all_reduce_sum, barrier, dist_info
 from classifykit.engine.logs import RunLogs, steps_header
 from classifykit.engine.loop import autocast, evaluate, model_inputs
@@ -327,7 +327,7 @@ def fit(
     if steps_per_epoch == 0:
         raise ClassifykitError("The training data is empty: the train split needs at least one item.")
     scheduler = build_scheduler(cfg, optimizer, steps_per_epoch)
-    dtype = amp_dtype(device, cfg.amp)
+    dtype = train_amp_dtype(device, cfg.amp, cfg.cpu_bf16)
     scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
     loss_fn = nn.CrossEntropyLoss(
         weight=None if class_weights is None else class_weights.to(device, torch.float32),
@@ -347,6 +347,8 @@ def fit(
     else:
         logs.start()
     mode = progress_mode(info.is_main, cfg.quiet)
+    if cfg.cpu_bf16 and device.type == "cpu" and not native_cpu_bf16():
+        summary(mode, "note: --cpu-bf16 ignored: this CPU has no native bfloat16 (AVX512-BF16 or AMX); training in float32")
     train_model, trainable = model, None
     epoch = state["epoch"]
     while epoch < cfg.epochs and not state["stopped_early"]:
