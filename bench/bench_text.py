@@ -3,12 +3,14 @@
 1. ``tokenize``: texts/s of the tokenizer + vocabulary lookup (Hugging Face ``tokenizers``,
    ``Vocab.encode``) against a pure-Python equivalent (NFKC, lower-case, ``re.findall(r"\\w+|[^\\w\\s]")``,
    dict lookup) on every snippet, and the share of texts both split identically.
-2. ``throughput``: training samples/s of a BiLSTM with length-bucketed batches + packed sequences
-   (what ``train text`` does) against plain random batches padded to their longest text and run
-   through the RNN unpacked (the textbook recipe), side by side, same model, seed, schedule and
-   epochs; with each one's test accuracy. A third row, bucketed batches run unpacked, separates
-   what bucketing saves from what packing costs (it is not exact: a batch with mixed lengths
-   feeds pad steps into the final states).
+2. ``throughput``: training samples/s of a BiLSTM, side by side (alternating steps), same model,
+   seed, schedule and epochs, with each one's test accuracy:
+   - ``ours``: what ``train text`` does on the CPU: length-bucketed batches, each direction run
+     unpacked with the backward one over row-reversed texts (``RNNClassifier.engine="reversed"``:
+     exact, pads never read), fused AdamW (``engine.optim.build_optimizer``);
+   - ``bucketed + packed``: the same batches and optimizer through a ``PackedSequence``;
+   - ``textbook``: random batches padded to their longest text, run through the RNN unpacked
+     (pads read), the per-parameter Adam loop.
 3. ``embeddings``: test accuracy and wall time of the demo recipe (``classifykit demo text``) with
    random embeddings, GloVe 6B 50d fine-tuned, and GloVe frozen — through ``train_text`` itself.
 
@@ -43,6 +45,7 @@ from torch.utils.data import DataLoader
 
 from classifykit.config import TextConfig
 from classifykit.data.split import stratified_split
+from classifykit.engine.device import native_cpu_bf16
 from classifykit.io import read_csv_rows, read_json
 from classifykit.models.rnn import RNNClassifier
 from classifykit.tasks.text import DEMO_RECIPE, train_text
@@ -91,16 +94,18 @@ class PaddedRNN(nn.Module):
 class _Setup:
     """One training setup of the throughput comparison: model, optimizer, schedule, batches, clock."""
 
-    def __init__(self, model: nn.Module, loader: DataLoader, epochs: int, lr: float):
-        self.model, self.loader = model, loader
-        self.opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    def __init__(self, model: nn.Module, loader: DataLoader, epochs: int, lr: float, fused: bool, bf16: bool = False):
+        self.model, self.loader, self.bf16 = model, loader, bf16
+        self.opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0, fused=fused or None)
         self.sched = torch.optim.lr_scheduler.OneCycleLR(self.opt, lr, total_steps=epochs * len(loader))
         self.seconds, self.n = 0.0, 0
 
     def step(self, batch) -> None:
         (ids, lengths), targets = batch
         start = time.perf_counter()
-        loss = nn.functional.cross_entropy(self.model(ids, lengths), targets)
+        with torch.autocast("cpu", torch.bfloat16, enabled=self.bf16):
+            logits = self.model(ids, lengths)
+        loss = nn.functional.cross_entropy(logits.float(), targets)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
@@ -142,7 +147,7 @@ def _train_side_by_side(setups: list[_Setup], epochs: int) -> None:
 
 
 def throughput(texts: list[str], labels: list[str], epochs: int, seed: int) -> None:
-    """Print samples/s and test accuracy: bucketed + packed against random batches + padding."""
+    """Print samples/s and test accuracy: ours, bucketed + packed, and the textbook's padded random batches."""
     split = stratified_split(list(range(len(texts))), labels, val_ratio=0.15, test_ratio=0.25, seed=seed)
     y = LabelTable.from_labels(labels).encode(labels)
     train = [i for i in range(len(texts)) if split[i] == "train"]
@@ -154,22 +159,30 @@ def throughput(texts: list[str], labels: list[str], epochs: int, seed: int) -> N
     test_loader = DataLoader(EncodedTextDataset.from_texts([texts[i] for i in test], y[test], vocab, r["max_length"]),
                              batch_size=256, collate_fn=pad_collate)
     names, setups, pads = [], [], []
-    for name, pool_batches, wrap in (("bucketed + packed", 100, False), ("random + padded", 1, True),
-                                     ("bucketed + padded", 100, True)):
+    bf16 = native_cpu_bf16()
+    arms = [("ours (bucketed, reversed)", 100, "reversed", False), ("bucketed + packed", 100, "packed", False),
+            ("textbook (random, padded)", 1, None, False)]
+    if bf16:
+        arms.insert(1, ("ours + --cpu-bf16", 100, "reversed", True))
+    for name, pool_batches, engine, autocast in arms:
         torch.manual_seed(seed)
         model = RNNClassifier(2, len(vocab), matrix.shape[1], r["hidden_size"], 1, True, "lstm", r["dropout"], "last")
+        model.engine = engine or "auto"
         with torch.no_grad():
             model.embedding.weight.copy_(matrix)
         sampler = BucketBatchSampler(ds.lengths, r["batch_size"], seed=seed, pool_batches=pool_batches)
         pads.append(1 - ds.lengths.sum() / sum(len(b) * int(ds.lengths[b].max()) for b in sampler))
         loader = DataLoader(ds, batch_sampler=sampler, collate_fn=pad_collate)
         names.append(name)
-        setups.append(_Setup(PaddedRNN(model) if wrap else model, loader, epochs, r["lr"]))
+        setups.append(_Setup(PaddedRNN(model) if engine is None else model, loader, epochs, r["lr"], fused=engine is not None,
+                             bf16=autocast))
     _train_side_by_side(setups, epochs)
     rows = [(name, s.n / s.seconds, s.accuracy(test_loader), pad) for name, s, pad in zip(names, setups, pads)]
     for name, rate, acc, pad_share in rows:
-        print(f"{name:18s} {rate:7.1f} samples/s  test acc {100 * acc:.1f}%  pad positions {100 * pad_share:.0f}%")
-    print(f"speed-up of bucketing + packing: {rows[0][1] / rows[1][1]:.2f}x ({epochs} epochs, {len(train)} train texts)")
+        print(f"{name:26s} {rate:7.1f} samples/s  test acc {100 * acc:.1f}%  pad positions {100 * pad_share:.0f}%")
+    book = rows[-1][1]
+    print("speed-up over the textbook: " + ", ".join(f"{name} {rate / book:.2f}x" for name, rate, _, _ in rows[:-1]) + " "
+          f"({epochs} epochs, {len(train)} train texts, {torch.get_num_threads()} thread(s))")
 
 
 def embeddings(data: Path, epochs: int | None, seed: int) -> None:
