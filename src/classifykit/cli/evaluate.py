@@ -39,8 +39,11 @@ def evaluate_command(
     device: str = typer.Option("auto", "--device", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps."),
 ) -> None:
     """Test accuracy with a 95% Wilson interval, per-class P/R/F1, confusion matrix, top-k."""
-    from classifykit.tasks.evaluate import evaluate_run
+    from classifykit.tasks.evaluate import evaluate_run, training_note
 
+    note = training_note(run)
+    if note:
+        console.print(note, style="yellow", markup=False, soft_wrap=True)
     report, out_dir = evaluate_run(run, data, batch_size=batch_size, device=device)
     print_evaluation(report, out_dir)
     from classifykit.report import write_report

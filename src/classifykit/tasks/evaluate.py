@@ -3,13 +3,17 @@
 Without ``--data`` the run's own test split (``split.csv``) is evaluated again; with ``--data`` every
 item of another labelled folder or manifest is, its labels mapped onto the saved class list by name
 (never a rebuilt index). Writes ``eval.json``, ``confusion.csv`` and ``test_predictions.csv`` (for
-``--data``, into ``RUN/eval-<data name>/``).
+``--data``, into ``RUN/eval-<data name>/``). A run whose training was interrupted is evaluated too
+(its best model so far); :func:`training_note` says so and how to resume.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from torch.utils.data import DataLoader
 
 from classifykit import runfolder as rf
@@ -18,7 +22,7 @@ from classifykit.data.dataset import loader_kwargs
 from classifykit.engine.device import select_device
 from classifykit.engine.loop import predict_logits
 from classifykit.errors import ClassifykitError
-from classifykit.io import read_json
+from classifykit.io import read_csv_rows, read_json, write_json
 from classifykit.tasks.common import load_classes, load_saved_config, write_evaluation
 
 
@@ -28,6 +32,65 @@ def run_task(run: Path) -> str:
     if not path.is_file():
         raise ClassifykitError(f"{run}: no {rf.MODEL_META}; give the folder of a finished classifykit run.")
     return read_json(path)["task"]
+
+
+@dataclass(frozen=True)
+class TrainingProgress:
+    """How far a run's training got: ``epochs_run`` of the ``epochs`` configured, the epoch of the
+    saved best model (1-based; 0 if none), and whether early stopping (``--patience``) ended it."""
+
+    epochs_run: int
+    epochs: int
+    best_epoch: int
+    stopped_early: bool
+
+    @property
+    def complete(self) -> bool:
+        """Training ended by itself: every configured epoch ran, or early stopping ended it."""
+        return self.stopped_early or self.epochs_run >= self.epochs
+
+
+def training_progress(run: Path) -> TrainingProgress | None:
+    """Read how far training got from the run folder; None when its files do not say.
+
+    ``checkpoints/last.pt`` (written after every epoch) records the epoch, the configured epochs, the
+    best epoch and whether training stopped early; it is read memory-mapped, so its tensors are not
+    loaded. Without a readable checkpoint (deleted to save space, say), ``metrics.csv`` (one row per
+    finished epoch) is compared with ``config.json``'s ``epochs``, and early stopping is replayed from
+    its ``val_acc`` column with the saved ``patience``, as ``engine.trainer.fit`` decides it.
+    """
+    run = Path(run)
+    try:
+        saved = torch.load(run / rf.LAST_CHECKPOINT, map_location="cpu", weights_only=True, mmap=True)
+        return TrainingProgress(int(saved["epoch"]), int(saved["epochs"]), int(saved["best_epoch"]),
+                                bool(saved["stopped_early"]))
+    except Exception:  # missing, truncated or foreign file (torch raises many types): try the logs
+        pass
+    try:
+        config = read_json(run / rf.CONFIG)["config"]
+        val_acc = [float(row["val_acc"]) for row in read_csv_rows(run / rf.METRICS)]
+        epochs, patience = int(config["epochs"]), int(config.get("patience") or 0)
+    except (OSError, KeyError, TypeError, ValueError, ClassifykitError):
+        return None  # the note is advice: a damaged log must not stop the evaluation
+    best, best_epoch, bad_epochs = -math.inf, 0, 0
+    for epoch, acc in enumerate(val_acc, 1):
+        if acc > best:
+            best, best_epoch, bad_epochs = acc, epoch, 0
+        else:
+            bad_epochs += 1
+    return TrainingProgress(len(val_acc), epochs, best_epoch, patience > 0 and bad_epochs >= patience)
+
+
+def training_note(run: Path) -> str | None:
+    """The note printed before evaluating a run whose training did not finish (None if it did, or
+    if the run folder does not say): how far it got, which epoch's model is evaluated, how to resume."""
+    progress = training_progress(run)
+    if progress is None or progress.complete:
+        return None
+    task = "text" if run_task(run) == "text" else "images"
+    return (f"note: training of this run stopped after epoch {progress.epochs_run} of {progress.epochs} "
+            f"(interrupted?); evaluating the best model so far (epoch {progress.best_epoch}). "
+            f"Resume with: classifykit train {task} --resume {run}")
 
 
 def evaluate_images(run: Path, data: str | None = None, *, batch_size: int = 256, device: str = "auto",
@@ -79,14 +142,23 @@ def evaluate_images(run: Path, data: str | None = None, *, batch_size: int = 256
 
 
 def evaluate_run(run: Path, data: str | None = None, *, batch_size: int = 256, device: str = "auto") -> tuple[dict, Path]:
-    """Evaluate an image or text run (dispatch on ``model.json``'s task); see :func:`evaluate_images`."""
+    """Evaluate an image or text run (dispatch on ``model.json``'s task); see :func:`evaluate_images`.
+
+    ``eval.json`` also gets ``"training_complete"``: False when training was interrupted (the best
+    model so far was evaluated), None when the run folder does not say (see :func:`training_progress`).
+    """
     if batch_size < 1:
         raise ClassifykitError(f"--batch-size {batch_size}: must be at least 1.")
     if run_task(run) == "text":
         from classifykit.tasks.text import evaluate_text
 
-        return evaluate_text(Path(run), data, batch_size=batch_size, device=device)
-    return evaluate_images(Path(run), data, batch_size=batch_size, device=device)
+        report, out_dir = evaluate_text(Path(run), data, batch_size=batch_size, device=device)
+    else:
+        report, out_dir = evaluate_images(Path(run), data, batch_size=batch_size, device=device)
+    progress = training_progress(run)
+    report = {**report, "training_complete": None if progress is None else progress.complete}
+    write_json(out_dir / rf.EVAL, report)
+    return report, out_dir
 
 
 def predict_run(run: Path, inputs: list[str], texts: list[str], out: Path, *, top_k: int = 3, batch_size: int = 64,
