@@ -2,7 +2,8 @@
 
 torchrun sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` (and ``MASTER_ADDR``/``MASTER_PORT``) for every
 process; ``init_distributed`` reads them as torchvision's ``references/classification/utils.py``
-``init_distributed_mode`` does. NCCL is the backend on CUDA, Gloo on the CPU.
+``init_distributed_mode`` does. NCCL is the backend when training runs on CUDA, Gloo otherwise
+(``--device cpu`` on a machine with GPUs included: NCCL cannot carry CPU tensors).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from classifykit.engine.device import select_device
 from classifykit.errors import ClassifykitError
 
 
@@ -30,13 +32,16 @@ class DistInfo:
         return self.rank == 0
 
 
-def init_distributed() -> DistInfo:
+def init_distributed(device: str = "auto") -> DistInfo:
     """Join the process group torchrun describes; a no-op returning rank 0 of 1 without torchrun.
 
+    ``device`` is the ``--device`` value training will use: the backend is NCCL when it resolves to
+    CUDA (see ``engine.device.select_device``; ``auto`` does where CUDA exists) and Gloo otherwise.
     Idempotent. On CUDA also selects ``cuda:LOCAL_RANK`` as the current device.
 
     Raises:
-        ClassifykitError: torchrun's variables are malformed (not integers).
+        ClassifykitError: torchrun's variables are malformed (not integers), or ``device`` names no
+            device of this machine (under torchrun only).
     """
     if dist.is_available() and dist.is_initialized():
         return dist_info()
@@ -48,7 +53,7 @@ def init_distributed() -> DistInfo:
         raise ClassifykitError(f"RANK/WORLD_SIZE/LOCAL_RANK must be integers (set by torchrun): {e}.") from e
     if world_size <= 1:
         return DistInfo(0, 1, 0)
-    if torch.cuda.is_available():
+    if select_device(device).type == "cuda":
         torch.cuda.set_device(local_rank)
         backend = "nccl"
     else:

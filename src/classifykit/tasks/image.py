@@ -236,7 +236,7 @@ def train_images(cfg: ImageConfig, resume: str | None = None) -> Path:
     Raises:
         ClassifykitError: anything the user can fix (data, options, resume folder).
     """
-    info = init_distributed()
+    info = init_distributed(cfg.device)
     if resume is not None:
         run = Path(resume)
         prepare_run_dir(cfg, "", resume)  # checks the checkpoint is there

@@ -156,7 +156,7 @@ def train_text(cfg: TextConfig, resume: str | None = None) -> Path:
         ClassifykitError: bad options, unreadable data, fewer than two classes, a failed run.
     """
     start = time.perf_counter()
-    info = init_distributed()
+    info = init_distributed(cfg.device)
     if resume is None:
         check_options(cfg)  # before a run folder is made for a run that cannot start
     if resume is None:
