@@ -36,7 +36,7 @@ from classifykit.tasks.common import format_accuracy, load_saved_config, prepare
 from classifykit.text.corpus import Corpus, load_corpus
 from classifykit.text.dataset import EncodedTextDataset, pad_collate
 from classifykit.text.embeddings import embedding_matrix
-from classifykit.text.labels import LabelTable
+from classifykit.text.labels import LabelTable, case_collision_warnings
 from classifykit.text.sampler import BucketBatchSampler
 from classifykit.text.vocab import Vocab
 
@@ -172,6 +172,8 @@ def train_text(cfg: TextConfig, resume: str | None = None) -> Path:
     seed_everything(cfg.seed)
     corpus = load_corpus(cfg.data, cfg.encoding, cfg.text_column, cfg.label_column)
     table = LabelTable.from_labels(corpus.labels)
+    for warning in case_collision_warnings(corpus.labels):
+        say(cfg, warning)
     targets = table.encode(corpus.labels, str(cfg.data))
     split = make_split(run, cfg, corpus, reuse=resume is not None)
     if info.is_main:

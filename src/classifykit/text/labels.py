@@ -7,7 +7,8 @@ Canonical form (applied to every raw label, from CSV cells, JSON values or folde
   ``"1"``, ``"1.0"``, ``" 1 "`` and the JSON numbers ``1`` and ``1.0`` are one class ``"1"``; other
   numbers keep their shortest float form (``"0.50"`` -> ``"0.5"``);
 * JSON ``true``/``false`` become ``"true"``/``"false"``; every other value is kept as written
-  (case is significant: ``"Pos"`` and ``"pos"`` are two classes).
+  (case is significant: ``"Pos"`` and ``"pos"`` are two classes; labels are user data, so they are
+  not merged, but :func:`case_collision_warnings` names such look-alike classes).
 
 Class order (index order, as saved in ``classes.json``): numeric order when every class is a number
 (so ``-1, 1`` and ``1, 2, …, 10``), else the sorted label strings (Python's code-point order).
@@ -16,6 +17,7 @@ Class order (index order, as saved in ``classes.json``): numeric order when ever
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -60,6 +62,41 @@ def sort_classes(labels: Iterable[str]) -> list[str]:
     if unique and all(n is not None and math.isfinite(n) for n in numbers.values()):
         return sorted(unique, key=lambda label: (numbers[label], label))
     return sorted(unique)
+
+
+def _lookalike_key(label: str) -> str:
+    return " ".join(label.split()).casefold()
+
+
+def case_collisions(labels: Iterable[str]) -> list[list[tuple[str, int]]]:
+    """Groups of two or more distinct canonical labels that differ only in case or inner spacing
+    (``"Pos"``/``"pos"``, ``"very good"``/``"Very  good"``), each as ``[(label, count), ...]`` in class
+    order; the groups ordered by their first label. Empty when no labels collide.
+    """
+    counts = Counter(labels)
+    groups: dict[str, list[str]] = {}
+    for label in counts:
+        groups.setdefault(_lookalike_key(label), []).append(label)
+    found = [sorted(group) for group in groups.values() if len(group) > 1]
+    return [[(label, counts[label]) for label in group] for group in sorted(found)]
+
+
+def case_collision_warnings(labels: Iterable[str]) -> list[str]:
+    """One warning line per :func:`case_collisions` group, naming the labels and their row counts."""
+    lines = []
+    for group in case_collisions(labels):
+        named = [f"{label!r} ({n:,} row{'s' if n != 1 else ''})" for label, n in group]
+        listed = f"{', '.join(named[:-1])} and {named[-1]}"
+        names = [label for label, _ in group]
+        if len({name.casefold() for name in names}) == 1:
+            how = "case"
+        elif len({" ".join(name.split()) for name in names}) == 1:
+            how = "spacing"
+        else:
+            how = "case and spacing"
+        lines.append(f"warning: labels {listed} differ only in {how}; they are separate classes. "
+                     "Fix the label column if they are the same class.")
+    return lines
 
 
 class LabelTable:
