@@ -18,9 +18,13 @@ Three parts, each runnable alone (``--part``):
 - ``throughput``: training images/s of registered models at their default input size and the
   achieved GFLOP/s (3 × forward FLOPs × images/s) against this machine's float32 matmul GFLOP/s.
 
-The machine is shared: every part prints the load average. ``--threads`` (default 1) sets torch's
-intra-op threads; on a 2-core machine whose load is above 2, two OpenMP threads that spin-wait for
-each other were measured 5–20× slower than one (see the report in the repository history).
+The machine is shared: every part prints the load average. ``--threads N`` gives every arm N torch
+intra-op threads (the textbook loop through ``torch.set_num_threads``, ours through its ``threads``
+option); the default 0 leaves each arm its own default: torch's (one thread per core) for the
+textbook loop, ``threads=0`` (the cores left after the DataLoader workers) for ours. On a 2-core
+machine whose load is above 2, two OpenMP threads that spin-wait for each other were measured 5–20×
+slower than one: use ``--threads 1`` there. ``--set KEY=VALUE`` (repeatable) overrides a field of our
+recipes (``ImageConfig``), e.g. ``--set cpu_bf16=true --set augment=light``.
 
 Run times on the 2 shared cores vary tenfold with the neighbours' load: the textbook part took 30 s
 (2 epochs, load 1.6) and 14 min (10 epochs, load 8–15); the full part 53 min (6 epochs, load 3–15);
@@ -77,6 +81,10 @@ FULL_RECIPE = {"model": "smallcnn", "batch_size": 128, "lr": 3e-3, "schedule": "
 THROUGHPUT_MODELS = [("smallcnn", 1), ("resnet18-small", 3), ("mobilenet_v3_small", 3), ("resnet18", 3),
                      ("efficientnet_b0", 3), ("resnet50", 3), ("convnext_tiny", 3)]
 QUICK_THROUGHPUT = ["smallcnn", "resnet18-small", "mobilenet_v3_small", "resnet18"]
+
+
+# torch's own default (one intra-op thread per core), before anything here changes it.
+TORCH_DEFAULT_THREADS = torch.get_num_threads()
 
 
 def load_line() -> str:
@@ -279,7 +287,7 @@ def part_textbook(args: argparse.Namespace, work: Path) -> None:
     arms: dict[str, OursResult] = {}
     for label, input_size in ((f"ours @{size} px", size), (f"ours @{SMALL_INPUT} px", SMALL_INPUT)):
         arms[label] = run_ours(data, work / "runs", f"ours-{input_size}", args.quiet,
-                               epochs=args.epochs, input_size=input_size, **SMALL_RECIPE)
+                               **{**SMALL_RECIPE, "epochs": args.epochs, "input_size": input_size, **args.recipe})
         meta = read_json(arms[label].run / rf.MODEL_META)
         print(f"{label}: {arms[label].run} (input {meta['input_size']} px × {meta['in_chans']} channel(s)); {load_line()}",
               flush=True)
@@ -289,6 +297,9 @@ def part_textbook(args: argparse.Namespace, work: Path) -> None:
     items = {s: _split_items(first, data, s) for s in ("train", "val", "test")}
     print(f"textbook @{size} px: {len(items['train'])} train / {len(items['val'])} val / {len(items['test'])} test "
           f"from {first / rf.SPLIT}", flush=True)
+    ours_threads = torch.get_num_threads()  # what our trainer set for the last arm
+    torch.set_num_threads(args.threads or TORCH_DEFAULT_THREADS)
+    print(f"intra-op threads: ours {ours_threads}, textbook {torch.get_num_threads()}", flush=True)
     out = work / "textbook"
     out.mkdir(parents=True, exist_ok=True)
     book = textbook_fit(items["train"], items["val"], items["test"], 5, out, epochs=args.epochs, size=size)
@@ -323,7 +334,7 @@ def part_full(args: argparse.Namespace, work: Path) -> None:
     n = sum(1 for _ in data.rglob("*.png"))
     print(f"data: {data}: {n} Fashion-MNIST PNGs, official train/test folders ({written} written in "
           f"{time.perf_counter() - start:.0f} s); {load_line()}", flush=True)
-    recipe = {**FULL_RECIPE, "epochs": args.full_epochs}
+    recipe = {**FULL_RECIPE, "epochs": args.full_epochs, **args.recipe}
     if args.full_augment is not None:
         recipe["augment"] = args.full_augment
     print(f"recipe: {recipe}", flush=True)
@@ -399,6 +410,25 @@ def part_throughput(args: argparse.Namespace, _work: Path) -> None:
 PARTS = {"textbook": part_textbook, "full": part_full, "throughput": part_throughput}
 
 
+def parse_overrides(pairs: list[str]) -> dict:
+    """``["cpu_bf16=true", "augment=light"]`` -> ``{"cpu_bf16": True, "augment": "light"}`` (JSON values,
+    else the plain string); unknown ``ImageConfig`` fields raise ``ValueError``."""
+    import dataclasses
+    import json
+
+    known = {f.name for f in dataclasses.fields(ImageConfig)}
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in known:
+            raise ValueError(f"--set {pair!r}: use KEY=VALUE with KEY an ImageConfig field")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_train", description=__doc__.split("\n")[0])
     parser.add_argument("--part", default="textbook,full,throughput",
@@ -409,7 +439,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--full-epochs", type=int, default=10, help="full part: epochs (default 10: 92.8%% test, 11 min at load ~1)")
     parser.add_argument("--full-augment", choices=["none", "light", "strong"], help="full part: override the augmentation")
     parser.add_argument("--throughput-batch", type=int, default=32, help="throughput part: batch size (default 32)")
-    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1; see the module doc)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="intra-op threads of every arm (default 0: each arm's own default; see the module doc)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a field of our recipes (JSON value or plain string), repeatable")
     parser.add_argument("--work", type=Path, help="folder for data and run folders (default: a temporary folder)")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch lines from the training runs")
     args = parser.parse_args(argv)
@@ -419,7 +452,13 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--part {unknown[0]!r}: use {', '.join(PARTS)}")
     if args.epochs < 1 or args.full_epochs < 1:
         parser.error("--epochs and --full-epochs must be at least 1")
-    torch.set_num_threads(args.threads)
+    try:
+        args.recipe = parse_overrides(args.overrides)
+    except ValueError as e:
+        parser.error(str(e))
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+        args.recipe.setdefault("threads", args.threads)
     if args.work is not None:
         args.work.mkdir(parents=True, exist_ok=True)
         _run_parts(parts, args, args.work)

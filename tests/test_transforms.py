@@ -103,14 +103,29 @@ def test_train_accepts_pil(rng):
 
 def test_train_levels_list_their_steps():
     names = lambda t: [type(s).__name__ for s in t.transforms]  # noqa: E731
-    light = train_transforms(8, [0.5], [0.5], augment="light", channels=1)
-    strong = train_transforms(8, [0.5], [0.5], augment="strong", channels=1)
+    light = train_transforms(96, [0.5], [0.5], augment="light", channels=1)
+    strong = train_transforms(96, [0.5], [0.5], augment="strong", channels=1)
     assert names(light) == ["ToImage", "RandomResizedCrop", "RandomHorizontalFlip", "ToDtype", "Normalize", "ToPureTensor"]
     assert names(strong) == [
         "ToImage", "RandomResizedCrop", "RandomHorizontalFlip", "TrivialAugmentWide",
         "ToDtype", "Normalize", "RandomErasing", "ToPureTensor",
     ]
     assert light.transforms[1].scale == (0.35, 1.0)
+
+
+def test_small_inputs_get_translation_only_crops_at_the_eval_scale():
+    small = train_transforms(28, [0.5], [0.5], augment="light", channels=1)
+    assert [type(s).__name__ for s in small.transforms[:4]] == ["ToImage", "Resize", "RandomCrop", "RandomHorizontalFlip"]
+    # A 28 px image is resized to 32 (= floor(28 / 0.875)), as evaluation does, then cropped at random.
+    img = torch.arange(28 * 28, dtype=torch.float32).reshape(1, 28, 28).div(28 * 28 / 255).to(torch.uint8)
+    ev = eval_transforms(28, [0.5], [0.5])(img)
+    outs = [small(img) for _ in range(40)]
+    assert all(o.shape == (1, 28, 28) for o in outs)
+    # Every training crop is a shifted (maybe mirrored) window of the same 32 px image the
+    # evaluation crop comes from: some equal the centre crop exactly, up to a flip.
+    assert any(torch.equal(o, ev) or torch.equal(o, ev.flip(-1)) for o in outs)
+    assert not all(torch.equal(o, outs[0]) for o in outs)
+    assert train_transforms(65, [0.5], [0.5], augment="light").transforms[1].__class__.__name__ == "RandomResizedCrop"
 
 
 def test_errors_name_the_option():

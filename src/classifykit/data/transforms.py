@@ -32,6 +32,8 @@ AUGMENT_LEVELS = ("none", "light", "strong")
 # Smallest share of the image area a training crop keeps (light/strong). torchvision's default 0.08
 # suits ImageNet-sized photos; small images of whole objects lose the object at 8%, so keep >= 35%.
 _MIN_CROP_SCALE = 0.35
+# Inputs up to this side (pixels) get translation-only crops instead (see train_transforms).
+SMALL_INPUT_MAX = 64
 
 
 def eval_resize_size(input_size: int, crop_pct: float = DEFAULT_CROP_PCT) -> int:
@@ -108,7 +110,11 @@ def train_transforms(
 
     - ``none``: exactly :func:`eval_transforms` (so features of a frozen backbone can be computed once).
     - ``light``: ``RandomResizedCrop(input_size, scale=(0.35, 1), ratio=(3/4, 4/3))`` (Szegedy et al.
-      2015, "Going deeper with convolutions") + ``RandomHorizontalFlip(0.5)``.
+      2015, "Going deeper with convolutions") + ``RandomHorizontalFlip(0.5)``. For inputs of at most
+      :data:`SMALL_INPUT_MAX` px the crop is translation only, at the evaluation preset's scale:
+      resize to :func:`eval_resize_size` then ``RandomCrop(input_size)`` where evaluation takes the
+      centre crop (Krizhevsky et al. 2012; 28 px: random 28 px crops of a 32 px image). Zooming into a
+      28 px image loses the few pixels that carry its class.
     - ``strong``: light + ``TrivialAugmentWide`` (Müller & Hutter 2021: one random op per image among
       rotation up to ±135°, shear, translate, brightness, colour, contrast, sharpness, posterize,
       solarize, autocontrast, equalize — the rotation and colour-jitter part of the recipe) +
@@ -119,7 +125,7 @@ def train_transforms(
         mean, std: per-channel statistics in [0, 1] units.
         augment: ``none``, ``light`` or ``strong``.
         channels: channels of the images (1 or 3), checked against ``len(mean)``; None skips the check.
-        crop_pct: only for ``none`` (the evaluation preset's crop share).
+        crop_pct: the evaluation preset's crop share (for ``none``, and the small-input crops).
 
     Returns:
         A callable: PIL image or uint8 tensor ``C×H×W`` -> float32 tensor ``C×input_size×input_size``.
@@ -132,13 +138,16 @@ def train_transforms(
     _check(input_size, mean, std, channels)
     if augment == "none":
         return eval_transforms(input_size, mean, std, crop_pct)
-    steps: list[v2.Transform] = [
-        v2.ToImage(),
-        v2.RandomResizedCrop(
+    if input_size <= SMALL_INPUT_MAX:
+        crop: list[v2.Transform] = [
+            v2.Resize(eval_resize_size(input_size, crop_pct), interpolation=InterpolationMode.BILINEAR, antialias=True),
+            v2.RandomCrop(input_size),
+        ]
+    else:
+        crop = [v2.RandomResizedCrop(
             input_size, scale=(_MIN_CROP_SCALE, 1.0), interpolation=InterpolationMode.BILINEAR, antialias=True
-        ),
-        v2.RandomHorizontalFlip(p=0.5),
-    ]
+        )]
+    steps: list[v2.Transform] = [v2.ToImage(), *crop, v2.RandomHorizontalFlip(p=0.5)]
     if augment == "strong":
         steps.append(v2.TrivialAugmentWide(interpolation=InterpolationMode.BILINEAR))
     steps += _normalize(mean, std)
