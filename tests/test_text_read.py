@@ -102,3 +102,83 @@ def test_canonical_labels_and_class_order():
         table.encode(["plot"])
     with pytest.raises(ClassifykitError, match="at least two"):
         LabelTable.from_labels(["pos", "pos"])
+
+
+def _texts(folder, names):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_text(f"review {folder.parent.name} {folder.name} {name}", encoding="utf-8")
+
+
+def _acl_imdb(root):
+    """aclImdb's layout in miniature: split folders, unsup/ beside the classes, loose files at each level."""
+    _texts(root / "train" / "pos", ["0_9.txt", "1_7.txt"])
+    _texts(root / "train" / "neg", ["2_1.txt"])
+    _texts(root / "train" / "unsup", ["0_0.txt", "1_0.txt", "2_0.txt"])
+    _texts(root / "test" / "pos", ["0_10.txt"])
+    _texts(root / "test" / "neg", ["1_3.txt", "2_2.txt"])
+    (root / "train" / "urls_pos.txt").write_text("http://www.imdb.com/title/tt0453418/usercomments\n")
+    (root / "train" / "labeledBow.feat").write_text("9 0:9 1:1\n")
+    (root / "imdb.vocab").write_text("the\nand\n")
+    (root / "README").write_text("Large Movie Review Dataset v1.0\n")
+    (root / "test" / "pos" / "1_8.txt").write_text("  ", encoding="utf-8")
+    return root
+
+
+def test_split_level_folders_are_read_with_the_inner_class(tmp_path):
+    rec = read_records(_acl_imdb(tmp_path / "aclImdb"))
+    assert rec.where == ["test/neg/1_3.txt", "test/neg/2_2.txt", "test/pos/0_10.txt",
+                         "train/neg/2_1.txt", "train/pos/0_9.txt", "train/pos/1_7.txt"]
+    assert rec.labels == ["neg", "neg", "pos", "neg", "pos", "pos"]
+    assert rec.texts[0] == "review test neg 1_3.txt"
+    assert rec.rows == [0, 1, 2, 4, 5, 6]
+    assert sort_classes(rec.labels) == ["neg", "pos"]  # unsup is no class, nor are train/ and test/
+    assert rec.skipped == [
+        ("test/pos/1_8.txt", "row 3: whitespace-only text"),
+        ("train/unsup/0_0.txt", "row 7: unlabelled text (unsup/ holds texts without a class)"),
+        ("train/unsup/1_0.txt", "row 8: unlabelled text (unsup/ holds texts without a class)"),
+        ("train/unsup/2_0.txt", "row 9: unlabelled text (unsup/ holds texts without a class)"),
+    ]
+
+
+def test_split_level_corpus_reports_unsup_in_the_skip_summary(tmp_path):
+    from classifykit.tasks.text import skipped_summary
+    from classifykit.text.corpus import load_corpus
+
+    corpus = load_corpus(_acl_imdb(tmp_path / "aclImdb"))
+    assert len(corpus) == 6 and corpus.rows.tolist() == [0, 1, 2, 4, 5, 6]
+    assert skipped_summary(corpus) == ("4 records skipped (3 unlabelled text (unsup/ holds texts without a class), "
+                                       "1 whitespace-only text); see skipped.csv")
+
+
+def test_flat_folder_ignores_unsup_and_keeps_split_named_classes(tmp_path):
+    _texts(tmp_path / "flat" / "pos", ["a.txt"])
+    _texts(tmp_path / "flat" / "neg", ["b.txt"])
+    _texts(tmp_path / "flat" / "Unsup", ["c.txt"])
+    rec = read_records(tmp_path / "flat")
+    assert (rec.where, rec.labels) == (["neg/b.txt", "pos/a.txt"], ["neg", "pos"])
+    assert rec.rows == [1, 2]  # sorted by name: "Unsup" comes first
+    assert rec.skipped == [("Unsup/c.txt", "row 0: unlabelled text (Unsup/ holds texts without a class)")]
+    # class folders that happen to be named train/ and test/ (texts directly inside) stay classes
+    _texts(tmp_path / "named" / "train", ["a.txt"])
+    _texts(tmp_path / "named" / "test", ["b.txt"])
+    assert read_records(tmp_path / "named").labels == ["test", "train"]
+    # a split folder beside a non-split folder: no split level, as for images
+    _texts(tmp_path / "mixed" / "train" / "pos", ["a.txt"])
+    _texts(tmp_path / "mixed" / "extra", ["b.txt"])
+    assert read_records(tmp_path / "mixed").where == ["extra/b.txt"]
+
+
+def test_val_split_folder_any_case(tmp_path):
+    _texts(tmp_path / "d" / "Train" / "pos", ["a.txt"])
+    _texts(tmp_path / "d" / "Train" / "neg", ["b.txt"])
+    _texts(tmp_path / "d" / "validation" / "pos", ["c.txt"])
+    rec = read_records(tmp_path / "d")
+    assert rec.where == ["Train/neg/b.txt", "Train/pos/a.txt", "validation/pos/c.txt"]
+    assert rec.labels == ["neg", "pos", "pos"]
+
+
+def test_only_unlabelled_texts_is_an_error(tmp_path):
+    _texts(tmp_path / "d" / "train" / "unsup", ["a.txt"])
+    with pytest.raises(ClassifykitError, match=r"no class subfolder holds \.txt files.*train/pos/"):
+        read_records(tmp_path / "d")

@@ -1,4 +1,5 @@
-"""Reading labelled texts: CSV / TSV / JSONL tables, or a folder with one subfolder of ``.txt`` files per class.
+"""Reading labelled texts: CSV / TSV / JSONL tables, or a folder with one subfolder of ``.txt`` files per class
+(optionally under ``train/``, ``test/`` split folders, as aclImdb ships).
 
 Every source becomes :class:`TextRecords`: the kept records (source row number, text, canonical
 label) and the skipped ones (where, reason). A record is skipped when its label is missing, its
@@ -15,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from classifykit.data.scan import SPLIT_FOLDERS
 from classifykit.data.table import read_table, read_text_file
 from classifykit.errors import ClassifykitError
 from classifykit.text.labels import canonical_label
@@ -153,24 +155,65 @@ def read_jsonl_records(path: Path, encoding: str, text_column: str | None,
     return out
 
 
+UNLABELLED_FOLDER = "unsup"  # aclImdb's unlabelled reviews (train/unsup/): no class, never read
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _text_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir()
+                  if p.suffix.lower() == ".txt" and not p.name.startswith(".") and p.is_file())
+
+
+def split_folders(root: Path) -> list[Path] | None:
+    """The split level of ``root/{train,val,test}/<class>/*.txt`` (aclImdb's ``train/`` and ``test/``),
+    or None when the class folders are directly under ``root``.
+
+    As for images (:mod:`classifykit.data.scan`, ``SPLIT_FOLDERS``): it applies only when every visible
+    folder in ``root`` is a split name (``train``, ``val``/``valid``/``validation``, ``test``, any
+    letter case), ``train`` is one of them, and each holds subfolders.
+    """
+    folders = _subfolders(root)
+    names = [p.name.lower() for p in folders]
+    if "train" not in names or any(name not in SPLIT_FOLDERS for name in names):
+        return None
+    return folders if all(_subfolders(p) for p in folders) else None
+
+
 def read_folder_records(root: Path, encoding: str) -> TextRecords:
     """Read a folder with one subfolder per class holding ``.txt`` files (the aclImdb layout).
 
-    The subfolder name is the label; hidden entries are ignored; files are taken in sorted
-    (class, file name) order, which defines the row numbers.
+    The class folders may sit under split folders (``root/train/pos/*.txt``, ``root/test/pos/*.txt``,
+    see :func:`split_folders`): every split is read, the class comes from the inner folder, and
+    ``where`` keeps the split (``train/pos/0_9.txt``); the text task then makes its own split of
+    them all. A class folder named ``unsup`` (aclImdb's unlabelled reviews) is not a class: its
+    files are listed in ``skipped`` as unlabelled, unread. Hidden entries are ignored; files are
+    taken in sorted (split, class, file name) order, which defines the row numbers.
 
     Raises:
-        ClassifykitError: no subfolder holds ``.txt`` files, or a file is not valid in ``encoding``.
+        ClassifykitError: no class subfolder holds ``.txt`` files, or a file is not valid in ``encoding``.
     """
     out = TextRecords(source=root)
-    row = 0
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for file in sorted(p for p in folder.iterdir() if p.suffix.lower() == ".txt" and not p.name.startswith(".")):
-            out.add(row, f"{folder.name}/{file.name}", read_text_file(file, encoding), folder.name)
-            row += 1
-    if row == 0:
-        raise ClassifykitError(f"{root}: no subfolder holds .txt files; expected one subfolder per class "
-                               "(for example pos/ and neg/) with one text per .txt file.")
+    levels = split_folders(root) or [root]
+    row = labelled = 0
+    for level in levels:
+        prefix = "" if level == root else f"{level.name}/"
+        for folder in _subfolders(level):
+            unlabelled = folder.name.lower() == UNLABELLED_FOLDER
+            for file in _text_files(folder):
+                where = f"{prefix}{folder.name}/{file.name}"
+                if unlabelled:
+                    out.skipped.append((where, f"row {row}: unlabelled text ({folder.name}/ holds texts without a class)"))
+                else:
+                    out.add(row, where, read_text_file(file, encoding), folder.name)
+                    labelled += 1
+                row += 1
+    if labelled == 0:
+        raise ClassifykitError(f"{root}: no class subfolder holds .txt files; expected one subfolder per class "
+                               "(for example pos/ and neg/, or train/pos/, train/neg/, test/pos/, test/neg/) "
+                               "with one text per .txt file.")
     return out
 
 
