@@ -182,3 +182,22 @@ def test_only_unlabelled_texts_is_an_error(tmp_path):
     _texts(tmp_path / "d" / "train" / "unsup", ["a.txt"])
     with pytest.raises(ClassifykitError, match=r"no class subfolder holds \.txt files.*train/pos/"):
         read_records(tmp_path / "d")
+
+
+def test_system_entries_are_ignored_as_for_images(tmp_path):
+    # unzipping on macOS leaves __MACOSX/ beside the data, mirroring it with AppleDouble files
+    root = _acl_imdb(tmp_path / "aclImdb")
+    _texts(root / "__MACOSX" / "train" / "pos", ["._0_9.txt"])
+    (root / "__MACOSX" / "notes.txt").write_text("resource fork", encoding="utf-8")
+    (root / "train" / "pos" / "Thumbs.db").write_bytes(b"\x00")
+    rec = read_records(root)
+    assert rec.where == ["test/neg/1_3.txt", "test/neg/2_2.txt", "test/pos/0_10.txt",
+                         "train/neg/2_1.txt", "train/pos/0_9.txt", "train/pos/1_7.txt"]
+    # flat layout: a system folder holding .txt files is not a class, in any letter case
+    _texts(tmp_path / "flat" / "pos", ["a.txt"])
+    _texts(tmp_path / "flat" / "neg", ["b.txt"])
+    _texts(tmp_path / "flat" / "__MACOSX", ["c.txt"])
+    _texts(tmp_path / "flat" / "Desktop.ini", ["d.txt"])
+    _texts(tmp_path / "flat" / "$RECYCLE.BIN", ["e.txt"])
+    rec = read_records(tmp_path / "flat")
+    assert (rec.where, rec.labels, rec.skipped) == (["neg/b.txt", "pos/a.txt"], ["neg", "pos"], [])

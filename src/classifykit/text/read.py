@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from classifykit.data.scan import SPLIT_FOLDERS
+from classifykit.data.scan import SPLIT_FOLDERS, is_hidden
 from classifykit.data.table import read_table, read_text_file
 from classifykit.errors import ClassifykitError
 from classifykit.text.labels import canonical_label
@@ -159,12 +159,12 @@ UNLABELLED_FOLDER = "unsup"  # aclImdb's unlabelled reviews (train/unsup/): no c
 
 
 def _subfolders(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not is_hidden(p.name))
 
 
 def _text_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir()
-                  if p.suffix.lower() == ".txt" and not p.name.startswith(".") and p.is_file())
+                  if p.suffix.lower() == ".txt" and not is_hidden(p.name) and p.is_file())
 
 
 def split_folders(root: Path) -> list[Path] | None:
@@ -189,8 +189,9 @@ def read_folder_records(root: Path, encoding: str) -> TextRecords:
     see :func:`split_folders`): every split is read, the class comes from the inner folder, and
     ``where`` keeps the split (``train/pos/0_9.txt``); the text task then makes its own split of
     them all. A class folder named ``unsup`` (aclImdb's unlabelled reviews) is not a class: its
-    files are listed in ``skipped`` as unlabelled, unread. Hidden entries are ignored; files are
-    taken in sorted (split, class, file name) order, which defines the row numbers.
+    files are listed in ``skipped`` as unlabelled, unread. Hidden and system entries are ignored as
+    for images (:func:`classifykit.data.scan.is_hidden`: ``.*``, ``__MACOSX``, ``Thumbs.db``, ...);
+    files are taken in sorted (split, class, file name) order, which defines the row numbers.
 
     Raises:
         ClassifykitError: no class subfolder holds ``.txt`` files, or a file is not valid in ``encoding``.
