@@ -195,3 +195,23 @@ def test_default_input_size_follows_images_and_model():
     assert default_input_size(data(28), "resnet18-small") == 64  # a 28 px input would vanish in its strides
     assert default_input_size(data(150), "resnet18-small") == 150
     assert default_input_size(data(900), "smallcnn") == 224
+
+
+def test_a_class_too_small_to_split_is_said_not_raised_as_a_python_warning(tmp_path, capsys):
+    import warnings
+
+    from classifykit.tasks.image import prepare_data
+
+    rng = np.random.default_rng(0)
+    for c, n in (("bright", 8), ("dark", 8), ("stripes", 2)):
+        (tmp_path / "d" / c).mkdir(parents=True)
+        for i in range(n):
+            _image(c, rng).save(tmp_path / "d" / c / f"{i}.png")
+    (tmp_path / "run").mkdir()
+    cfg = build_config(ImageConfig, data=str(tmp_path / "d"), runs_dir=str(tmp_path / "runs"), name="r", quiet=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning that escapes the task fails the test
+        prepare_data(cfg, tmp_path / "run")
+    assert "warning: 1 class(es) have fewer than 3 items, too few for one in each split, and go to train only " \
+           "(val/test will not measure them): 'stripes' (2). Add items to these classes or remove them.\n" \
+           in capsys.readouterr().out

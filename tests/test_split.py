@@ -86,7 +86,7 @@ def test_classes_too_small_go_to_train_with_a_message_naming_them() -> None:
         split = stratified_split(keys, labels, seed=0)
     assert str(rec[0].message) == (
         "3 class(es) have fewer than 3 items, too few for one in each split, and go to train only "
-        "(val/test will not measure them): 'one' (1), 'three' (1), 'two' (2). Add images to these classes or remove them."
+        "(val/test will not measure them): 'one' (1), 'three' (1), 'two' (2). Add items to these classes or remove them."
     )
     assert [split[k] for k in ("k20", "k21", "k22", "k23")] == ["train"] * 4
     assert Counter(split[k] for k in keys[:20]) == {"train": 12, "val": 3, "test": 5}
@@ -116,7 +116,7 @@ def test_too_few_items_to_stratify_is_a_clear_error() -> None:
     with pytest.raises(
         ClassifykitError,
         match=r"Cannot make a stratified test split of 30 items in 10 classes \(The test_size = 8 should be greater or equal "
-        r"to the number of classes = 10\)\. Change --test-ratio or add images so every class has several\.",
+        r"to the number of classes = 10\)\. Change --test-ratio or add items so every class has several\.",
     ):
         stratified_split(keys, labels)
 

@@ -186,3 +186,23 @@ def test_predict_texts_from_a_folder_is_a_clear_error(tmp_path):
 
     with pytest.raises(ClassifykitError, match="a folder; a text run predicts texts"):
         read_texts(str(tmp_path))
+
+
+def test_a_class_too_small_to_split_is_said_not_raised_as_a_python_warning(tmp_path, capsys):
+    import warnings
+
+    from classifykit.tasks.text import make_split
+    from classifykit.text.corpus import load_corpus
+
+    path = tmp_path / "few.csv"
+    path.write_text("text,label\n" + "".join(f"good film {i},pos\nbad film {i},neg\n" for i in range(10))
+                    + "odd film,rare\n", encoding="utf-8")
+    (tmp_path / "run").mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning that escapes the task fails the test
+        split = make_split(tmp_path / "run", _cfg(tmp_path, data=str(path), quiet=False), load_corpus(path), reuse=False)
+    assert split[-1] == "train"
+    assert capsys.readouterr().out == (
+        "warning: 1 class(es) have fewer than 3 items, too few for one in each split, and go to train only "
+        "(val/test will not measure them): 'rare' (1). Add items to these classes or remove them.\n"
+    )

@@ -52,7 +52,7 @@ def _warn_small_classes(counts: Counter, need: int, what: str, stacklevel: int) 
             SmallClassWarning(
                 f"{len(small)} class(es) have fewer than {need} items, too few for {what}, and go to train only "
                 f"(val/test will not measure them): " + ", ".join(f"{c!r} ({counts[c]})" for c in small)
-                + ". Add images to these classes or remove them."
+                + ". Add items to these classes or remove them."
             ),
             stacklevel=stacklevel,
         )
@@ -70,7 +70,7 @@ def _carve(keys: list, labels: list[str], share: float, seed: int, name: str) ->
     except ValueError as e:  # e.g. fewer test items than classes
         raise ClassifykitError(
             f"Cannot make a stratified {name} split of {len(keys)} items in {len(set(labels))} classes ({e}). "
-            f"Change --{name}-ratio or add images so every class has several."
+            f"Change --{name}-ratio or add items so every class has several."
         ) from None
     return list(rest), list(carved)
 

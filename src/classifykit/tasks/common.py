@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import torch
 
 from classifykit import runfolder as rf
 from classifykit.config import config_to_dict
+from classifykit.data.split import SmallClassWarning
 from classifykit.errors import ClassifykitError
 from classifykit.io import read_json, write_csv, write_json
 
@@ -47,6 +49,19 @@ def prepare_run_dir(cfg: Any, prefix: str, resume: str | None) -> Path:
             f"--name {cfg.name}: {run} already holds a run; choose another name, or continue it with --resume {run}."
         )
     return run
+
+
+@contextlib.contextmanager
+def small_class_warnings_said(cfg: Any):
+    """Say each :class:`~classifykit.data.split.SmallClassWarning` raised in the block as a
+    ``warning: ...`` status line (:func:`say`) instead of a raw Python warning on stderr, every time
+    (Python would show one per call site only once). Other warnings raised in the block are said the
+    same way."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SmallClassWarning)
+        yield
+    for w in caught:
+        say(cfg, f"warning: {w.message}")
 
 
 @contextlib.contextmanager

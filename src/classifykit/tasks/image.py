@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import statistics
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from classifykit.data.dataset import ImageFolderDataset, loader_kwargs
 from classifykit.data.decode import detect_channels
 from classifykit.data.manifest import ManifestItem, manifest_root, read_manifest, write_manifest
 from classifykit.data.scan import ScanResult, scan_folder, verify_items
-from classifykit.data.split import SmallClassWarning, complete_preset_split, read_split, stratified_split, write_split
+from classifykit.data.split import complete_preset_split, read_split, stratified_split, write_split
 from classifykit.data.stats import compute_mean_std
 from classifykit.data.transforms import eval_resize_size, eval_transforms, train_transforms
 from classifykit.engine.distributed import all_gather_objects, barrier, init_distributed
@@ -44,6 +43,7 @@ from classifykit.tasks.common import (
     remove_on_error,
     save_config,
     say,
+    small_class_warnings_said,
     write_classes,
     write_evaluation,
 )
@@ -128,12 +128,9 @@ def prepare_data(cfg: ImageConfig, run: Path) -> ImageData:
         split = complete_preset_split(result.preset_split, labels, val_ratio=cfg.val_ratio, seed=cfg.seed)
         say(cfg, "Using the split given by the data's train/val/test folders.")
     else:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", SmallClassWarning)
+        with small_class_warnings_said(cfg):
             split = stratified_split(list(labels), list(labels.values()), val_ratio=cfg.val_ratio,
                                      test_ratio=cfg.test_ratio, seed=cfg.seed)
-        for w in caught:
-            say(cfg, f"warning: {w.message}")
     write_split(run / rf.SPLIT, split, labels)
     write_classes(run, result.classes)
     return load_data(run, data_root(cfg))

@@ -32,7 +32,8 @@ from classifykit.io import write_csv, write_json
 from classifykit.models.registry import create_model
 from classifykit.models.saved import load_saved_model
 from classifykit.models.rnn import CELLS, POOLINGS
-from classifykit.tasks.common import format_accuracy, load_saved_config, prepare_run_dir, save_config, say, write_classes, write_evaluation
+from classifykit.tasks.common import (format_accuracy, load_saved_config, prepare_run_dir, save_config, say,
+                                     small_class_warnings_said, write_classes, write_evaluation)
 from classifykit.text.corpus import Corpus, load_corpus
 from classifykit.text.dataset import EncodedTextDataset, pad_collate
 from classifykit.text.embeddings import embedding_matrix
@@ -85,7 +86,8 @@ def make_split(run: Path, cfg: TextConfig, corpus: Corpus, reuse: bool) -> np.nd
         except KeyError as e:
             raise ClassifykitError(f"{run / rf.SPLIT}: row {e} of the data is not in the saved split; "
                                    "the data changed since training, start a new run.") from None
-    split = stratified_split(keys, corpus.labels, val_ratio=cfg.val_ratio, test_ratio=cfg.test_ratio, seed=cfg.seed)
+    with small_class_warnings_said(cfg):
+        split = stratified_split(keys, corpus.labels, val_ratio=cfg.val_ratio, test_ratio=cfg.test_ratio, seed=cfg.seed)
     write_split(run / rf.SPLIT, split, dict(zip(keys, corpus.labels)))
     return np.asarray([split[k] for k in keys])
 
