@@ -64,3 +64,34 @@ def test_single_process_ignores_the_device(monkeypatch):
     for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
         monkeypatch.delenv(var, raising=False)
     assert init_distributed("cuda") == DistInfo(0, 1, 0)  # nothing to join; fit checks the device later
+
+
+class _Joined(Exception):
+    """Stops a task right after it chose the process group's device."""
+
+
+@pytest.mark.parametrize("task", ["image", "text"])
+def test_resume_joins_with_the_saved_device_not_the_default(tmp_path, monkeypatch, task):
+    # trained with --device cpu, resumed without --device (auto) on a GPU machine: must stay on Gloo
+    import classifykit.tasks.image as image_task
+    import classifykit.tasks.text as text_task
+    from classifykit import runfolder as rf
+    from classifykit.config import ImageConfig, TextConfig
+    from classifykit.tasks.common import save_config
+
+    module, cls = (image_task, ImageConfig) if task == "image" else (text_task, TextConfig)
+    run = tmp_path / "run"
+    (run / rf.LAST_CHECKPOINT).parent.mkdir(parents=True)
+    (run / rf.LAST_CHECKPOINT).write_bytes(b"")
+    save_config(run, cls(data=str(tmp_path / "data"), device="cpu"))
+    devices = []
+
+    def joined(device="auto"):
+        devices.append(device)
+        raise _Joined
+
+    monkeypatch.setattr(module, "init_distributed", joined)
+    train = module.train_images if task == "image" else module.train_text
+    with pytest.raises(_Joined):
+        train(cls(device="auto"), resume=str(run))
+    assert devices == ["cpu"]

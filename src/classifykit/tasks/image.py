@@ -233,11 +233,13 @@ def train_images(cfg: ImageConfig, resume: str | None = None) -> Path:
     Raises:
         ClassifykitError: anything the user can fix (data, options, resume folder).
     """
-    info = init_distributed(cfg.device)
     if resume is not None:
         run = Path(resume)
         prepare_run_dir(cfg, "", resume)  # checks the checkpoint is there
         cfg = load_saved_config(run, ImageConfig)
+    # After the saved configuration is read: a resumed run keeps the device (and so the backend) it trained on.
+    info = init_distributed(cfg.device)
+    if resume is not None:
         say(cfg, f"Resuming {run} with its saved configuration ({rf.CONFIG}); other options are ignored.")
     else:
         if not cfg.data:

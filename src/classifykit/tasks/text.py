@@ -158,17 +158,16 @@ def train_text(cfg: TextConfig, resume: str | None = None) -> Path:
         ClassifykitError: bad options, unreadable data, fewer than two classes, a failed run.
     """
     start = time.perf_counter()
+    if resume is not None:
+        run = prepare_run_dir(cfg, "", resume)
+        cfg = load_saved_config(run, TextConfig)
+    # After the saved configuration is read: a resumed run keeps the device (and so the backend) it trained on.
     info = init_distributed(cfg.device)
     if resume is None:
         check_options(cfg)  # before a run folder is made for a run that cannot start
-    if resume is None:
         # Rank 0 names the run folder (a timestamp could differ between processes) and shares it.
         name = str(prepare_run_dir(cfg, Path(cfg.data).stem or "text", None)) if info.is_main else None
         run = Path(all_gather_objects(name)[0])
-    else:
-        run = prepare_run_dir(cfg, "", resume)
-    if resume is not None:
-        cfg = load_saved_config(run, TextConfig)
     if cfg.clip_grad_norm is None:
         cfg = dataclasses.replace(cfg, clip_grad_norm=RNN_CLIP_GRAD_NORM)
     seed_everything(cfg.seed)
