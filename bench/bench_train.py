@@ -265,14 +265,16 @@ def _our_train_loader(res: OursResult, data: Path) -> DataLoader:
     """The training DataLoader ``train_images`` built for ``res`` (same cache, transforms, batch, workers)."""
     from classifykit.data.cache import DecodedImageCache
     from classifykit.data.dataset import ImageFolderDataset, loader_kwargs
-    from classifykit.data.transforms import eval_resize_size, train_transforms
+    from classifykit.data.transforms import eval_resize_size, meta_crop_pct, train_transforms
 
     cfg, meta = read_json(res.run / rf.CONFIG)["config"], read_json(res.run / rf.MODEL_META)
     items = _split_items(res.run, data, "train")
     paths = [p.relative_to(data).as_posix() for p, _ in items]
     all_paths = [r["item"] for r in read_csv_rows(res.run / rf.SPLIT)]
-    cache = DecodedImageCache.open(data, all_paths, res.run / "cache", eval_resize_size(meta["input_size"]), meta["in_chans"])
-    transform = train_transforms(meta["input_size"], meta["mean"], meta["std"], cfg["augment"], meta["in_chans"])
+    crop_pct = meta_crop_pct(meta)
+    cache = DecodedImageCache.open(data, all_paths, res.run / "cache", eval_resize_size(meta["input_size"], crop_pct),
+                                   meta["in_chans"])
+    transform = train_transforms(meta["input_size"], meta["mean"], meta["std"], cfg["augment"], meta["in_chans"], crop_pct)
     dataset = ImageFolderDataset(data, paths, [t for _, t in items], transform, meta["in_chans"], cache)
     return DataLoader(dataset, batch_size=cfg["batch_size"], shuffle=True, **loader_kwargs(cfg["num_workers"], "cpu"))
 

@@ -28,9 +28,20 @@ def test_imagenet_constants_match_torchvision():
 
 def test_eval_resize_size_follows_crop_pct():
     assert eval_resize_size(224) == 256
-    assert eval_resize_size(64) == 73
-    assert eval_resize_size(28) == 32
+    assert eval_resize_size(65) == 74  # above 64 px: the ImageNet share 0.875
+    assert eval_resize_size(64) == 64 and eval_resize_size(28) == 28  # small inputs: the whole image
+    assert eval_resize_size(28, crop_pct=0.875) == 32
     assert eval_resize_size(28, crop_pct=1.0) == 28
+
+
+def test_small_inputs_are_evaluated_whole_and_old_runs_keep_their_crop():
+    from classifykit.data.transforms import default_crop_pct, meta_crop_pct
+
+    assert [default_crop_pct(s) for s in (28, 64, 65, 224)] == [1.0, 1.0, 0.875, 0.875]
+    img = torch.arange(28 * 28).reshape(1, 28, 28).to(torch.uint8)
+    out = eval_transforms(28, [0.0], [1.0])(img)
+    torch.testing.assert_close(out, img.float() / 255)  # native pixels: no resampling, no crop
+    assert meta_crop_pct({"crop_pct": 1.0}) == 1.0 and meta_crop_pct({}) == 0.875
 
 
 def test_eval_exact_values_on_constant_image():
@@ -114,18 +125,24 @@ def test_train_levels_list_their_steps():
 
 
 def test_small_inputs_get_translation_only_crops_at_the_eval_scale():
-    small = train_transforms(28, [0.5], [0.5], augment="light", channels=1)
+    small = train_transforms(28, [0.0], [1.0], augment="light", channels=1)
     assert [type(s).__name__ for s in small.transforms[:4]] == ["ToImage", "Resize", "RandomCrop", "RandomHorizontalFlip"]
-    # A 28 px image is resized to 32 (= floor(28 / 0.875)), as evaluation does, then cropped at random.
-    img = torch.arange(28 * 28, dtype=torch.float32).reshape(1, 28, 28).div(28 * 28 / 255).to(torch.uint8)
-    ev = eval_transforms(28, [0.5], [0.5])(img)
-    outs = [small(img) for _ in range(40)]
+    crop = small.transforms[2]
+    assert crop.padding == [3, 3, 3, 3] and crop.padding_mode == "reflect"  # 28 // 8 px on every side
+    img = torch.arange(28 * 28).reshape(1, 28, 28).to(torch.uint8)
+    ev = eval_transforms(28, [0.0], [1.0])(img)
+    torch.manual_seed(0)
+    outs = [small(img) for _ in range(200)]
     assert all(o.shape == (1, 28, 28) for o in outs)
-    # Every training crop is a shifted (maybe mirrored) window of the same 32 px image the
-    # evaluation crop comes from: some equal the centre crop exactly, up to a flip.
+    # Every training crop is the evaluation image shifted by at most 3 px (maybe mirrored): its
+    # pixels are the evaluation image's, never resampled; the centre crop is among them.
     assert any(torch.equal(o, ev) or torch.equal(o, ev.flip(-1)) for o in outs)
+    for o in outs[:20]:
+        window = o[0, 3:25, 3:25]
+        assert any(torch.equal(window, cand[0, 3 + dy:25 + dy, 3 + dx:25 + dx])
+                   for cand in (ev, ev.flip(-1)) for dy in range(-3, 4) for dx in range(-3, 4))
     assert not all(torch.equal(o, outs[0]) for o in outs)
-    assert train_transforms(65, [0.5], [0.5], augment="light").transforms[1].__class__.__name__ == "RandomResizedCrop"
+    assert type(train_transforms(65, [0.5], [0.5], augment="light").transforms[1]).__name__ == "RandomResizedCrop"
 
 
 def test_errors_name_the_option():

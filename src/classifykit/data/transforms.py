@@ -32,17 +32,36 @@ AUGMENT_LEVELS = ("none", "light", "strong")
 # Smallest share of the image area a training crop keeps (light/strong). torchvision's default 0.08
 # suits ImageNet-sized photos; small images of whole objects lose the object at 8%, so keep >= 35%.
 _MIN_CROP_SCALE = 0.35
-# Inputs up to this side (pixels) get translation-only crops instead (see train_transforms).
+# Inputs up to this side (pixels) are small-image inputs: evaluated whole (crop_pct 1.0) and, when
+# augmented, translated rather than zoomed (see train_transforms), as CIFAR-style recipes do.
 SMALL_INPUT_MAX = 64
 
 
-def eval_resize_size(input_size: int, crop_pct: float = DEFAULT_CROP_PCT) -> int:
+def default_crop_pct(input_size: int) -> float:
+    """The evaluation crop share for ``input_size``: 1.0 (the whole image) up to :data:`SMALL_INPUT_MAX`
+    px, else :data:`DEFAULT_CROP_PCT`.
+
+    Why: the 0.875 centre crop is ImageNet's convention for photos trained with zooming crops; on a
+    28 px image it upsamples to 32 px (a blur) and cuts 2 px from every side.
+    """
+    return 1.0 if input_size <= SMALL_INPUT_MAX else DEFAULT_CROP_PCT
+
+
+def meta_crop_pct(meta: dict) -> float:
+    """The crop share a run was trained with: ``model.json``'s ``crop_pct``; runs saved before it was
+    recorded used :data:`DEFAULT_CROP_PCT` at every size."""
+    return float(meta.get("crop_pct", DEFAULT_CROP_PCT))
+
+
+def eval_resize_size(input_size: int, crop_pct: float | None = None) -> int:
     """Shorter-side size (pixels) the evaluation preset resizes to before its centre crop.
 
     ``floor(input_size / crop_pct)``, as timm's ``transforms_factory`` (224 -> 256 at 0.875). Also the
     smallest useful :class:`~classifykit.data.cache.DecodedImageCache` size: evaluation then never
-    upsamples a cached image.
+    upsamples a cached image. ``crop_pct`` None means :func:`default_crop_pct`.
     """
+    if crop_pct is None:
+        crop_pct = default_crop_pct(input_size)
     return int(math.floor(input_size / crop_pct))
 
 
@@ -65,7 +84,7 @@ def _normalize(mean: Sequence[float], std: Sequence[float]) -> list[v2.Transform
 
 
 def eval_transforms(
-    input_size: int, mean: Sequence[float], std: Sequence[float], crop_pct: float = DEFAULT_CROP_PCT
+    input_size: int, mean: Sequence[float], std: Sequence[float], crop_pct: float | None = None
 ) -> v2.Compose:
     """Evaluation preset: resize shorter side to :func:`eval_resize_size`, centre crop, normalize.
 
@@ -76,7 +95,8 @@ def eval_transforms(
     Args:
         input_size: side of the square output, pixels.
         mean, std: per-channel statistics in [0, 1] units (``len`` = channels).
-        crop_pct: share of the resized shorter side kept by the centre crop, in (0, 1].
+        crop_pct: share of the resized shorter side kept by the centre crop, in (0, 1]; None means
+            :func:`default_crop_pct` (1.0 up to 64 px, else 0.875).
 
     Returns:
         A callable: PIL image or uint8 tensor ``C×H×W`` -> float32 tensor ``C×input_size×input_size``.
@@ -85,6 +105,8 @@ def eval_transforms(
         ClassifykitError: bad size, mismatched or non-positive statistics, crop_pct outside (0, 1].
     """
     _check(input_size, mean, std, None)
+    if crop_pct is None:
+        crop_pct = default_crop_pct(input_size)
     if not 0 < crop_pct <= 1:
         raise ClassifykitError(f"crop_pct {crop_pct}: use a share in (0, 1].")
     return v2.Compose(
@@ -104,7 +126,7 @@ def train_transforms(
     std: Sequence[float],
     augment: str = "light",
     channels: int | None = None,
-    crop_pct: float = DEFAULT_CROP_PCT,
+    crop_pct: float | None = None,
 ) -> v2.Compose:
     """Training preset at one of three augmentation levels.
 
@@ -112,8 +134,8 @@ def train_transforms(
     - ``light``: ``RandomResizedCrop(input_size, scale=(0.35, 1), ratio=(3/4, 4/3))`` (Szegedy et al.
       2015, "Going deeper with convolutions") + ``RandomHorizontalFlip(0.5)``. For inputs of at most
       :data:`SMALL_INPUT_MAX` px the crop is translation only, at the evaluation preset's scale:
-      resize to :func:`eval_resize_size` then ``RandomCrop(input_size)`` where evaluation takes the
-      centre crop (Krizhevsky et al. 2012; 28 px: random 28 px crops of a 32 px image). Zooming into a
+      resize as evaluation does, then ``RandomCrop(input_size, padding=input_size // 8,
+      padding_mode="reflect")`` (the CIFAR recipe of He et al. 2016: 4 px on 32 px). Zooming into a
       28 px image loses the few pixels that carry its class.
     - ``strong``: light + ``TrivialAugmentWide`` (Müller & Hutter 2021: one random op per image among
       rotation up to ±135°, shear, translate, brightness, colour, contrast, sharpness, posterize,
@@ -125,7 +147,8 @@ def train_transforms(
         mean, std: per-channel statistics in [0, 1] units.
         augment: ``none``, ``light`` or ``strong``.
         channels: channels of the images (1 or 3), checked against ``len(mean)``; None skips the check.
-        crop_pct: the evaluation preset's crop share (for ``none``, and the small-input crops).
+        crop_pct: the evaluation preset's crop share (for ``none`` and the small-input crops); None
+            means :func:`default_crop_pct`.
 
     Returns:
         A callable: PIL image or uint8 tensor ``C×H×W`` -> float32 tensor ``C×input_size×input_size``.
@@ -141,7 +164,7 @@ def train_transforms(
     if input_size <= SMALL_INPUT_MAX:
         crop: list[v2.Transform] = [
             v2.Resize(eval_resize_size(input_size, crop_pct), interpolation=InterpolationMode.BILINEAR, antialias=True),
-            v2.RandomCrop(input_size),
+            v2.RandomCrop(input_size, padding=max(1, input_size // 8), padding_mode="reflect"),
         ]
     else:
         crop = [v2.RandomResizedCrop(

@@ -52,7 +52,7 @@ def _image_inputs(run: Path, meta: dict, n: int) -> tuple[torch.Tensor] | None:
     """
     from classifykit.data.decode import decode_image
     from classifykit.data.manifest import manifest_root
-    from classifykit.data.transforms import DEFAULT_CROP_PCT, eval_transforms
+    from classifykit.data.transforms import eval_transforms, meta_crop_pct
 
     cfg = _saved_config(run)
     items, data = _test_items(run, n), cfg.get("data")
@@ -63,7 +63,7 @@ def _image_inputs(run: Path, meta: dict, n: int) -> tuple[torch.Tensor] | None:
     if not all(f.is_file() for f in files):
         return None
     preprocess = eval_transforms(meta["input_size"], meta["mean"], meta["std"],
-                                 meta.get("crop_pct", DEFAULT_CROP_PCT))
+                                 meta_crop_pct(meta))
     return (torch.stack([preprocess(decode_image(f, meta.get("in_chans") or 3)) for f in files]),)
 
 

@@ -25,7 +25,8 @@ from classifykit.data.manifest import ManifestItem, manifest_root, read_manifest
 from classifykit.data.scan import ScanResult, scan_folder, verify_items
 from classifykit.data.split import complete_preset_split, read_split, stratified_split, write_split
 from classifykit.data.stats import compute_mean_std
-from classifykit.data.transforms import eval_resize_size, eval_transforms, train_transforms
+from classifykit.data.transforms import (default_crop_pct, eval_resize_size, eval_transforms, meta_crop_pct,
+                                         train_transforms)
 from classifykit.engine.distributed import all_gather_objects, barrier, init_distributed
 from classifykit.engine.loop import predict_logits
 from classifykit.engine.sampling import distributed_sampler
@@ -161,7 +162,7 @@ def default_input_size(data: ImageData, model: str) -> int:
 
 
 def preprocessing(cfg: ImageConfig, data: ImageData) -> dict:
-    """``{"in_chans", "input_size", "mean", "std"}`` from the weights (``--pretrained``) or the data.
+    """``{"in_chans", "input_size", "mean", "std", "crop_pct"}`` from the weights (``--pretrained``) or the data.
 
     Explicit ``--channels`` / ``--input-size`` always win. Without pretrained weights the channel
     count is detected from the training images and mean/std are measured later on the train split.
@@ -177,14 +178,15 @@ def preprocessing(cfg: ImageConfig, data: ImageData) -> dict:
     mean, std = pre.get("mean"), pre.get("std")
     if mean is not None and in_chans == 1:  # grey input to RGB weights: the stem was adapted to 1 channel
         mean, std = [sum(mean) / 3], [sum(std) / 3]
-    return {"in_chans": int(in_chans), "input_size": int(input_size), "mean": mean, "std": std}
+    return {"in_chans": int(in_chans), "input_size": int(input_size), "mean": mean, "std": std,
+            "crop_pct": default_crop_pct(int(input_size))}
 
 
 def open_cache(cfg: ImageConfig, run: Path, data: ImageData, pre: dict) -> DecodedImageCache | None:
     """The decoded-image cache of every item (all splits), at the evaluation resize size; None if disabled."""
     if not cfg.cache:
         return None
-    size = eval_resize_size(pre["input_size"])
+    size = eval_resize_size(pre["input_size"], pre["crop_pct"])
     paths = [it.path for it in data.items]
     done = [0]
 
@@ -217,6 +219,7 @@ def model_meta(cfg: ImageConfig, classes: list[str], pre: dict) -> dict:
         "input_size": pre["input_size"],
         "mean": pre["mean"],
         "std": pre["std"],
+        "crop_pct": pre["crop_pct"],
         "pretrained": cfg.pretrained,
         "vocab": None,
         "best_epoch": 0,
@@ -274,9 +277,10 @@ def train_images(cfg: ImageConfig, resume: str | None = None) -> Path:
     seed_everything(cfg.seed, cfg.deterministic)  # the model's initial weights come from this seed
     model = create_model(cfg.model, len(data.classes), in_chans=pre["in_chans"], pretrained=cfg.pretrained)
     val_paths, val_targets = data.subset("val")
-    evaluation = eval_transforms(pre["input_size"], pre["mean"], pre["std"])
+    evaluation = eval_transforms(pre["input_size"], pre["mean"], pre["std"], pre["crop_pct"])
     train_ds = ImageFolderDataset(data.root, train_paths, train_targets,
-                                  train_transforms(pre["input_size"], pre["mean"], pre["std"], cfg.augment, pre["in_chans"]),
+                                  train_transforms(pre["input_size"], pre["mean"], pre["std"], cfg.augment, pre["in_chans"],
+                                                   pre["crop_pct"]),
                                   pre["in_chans"], cache)
     val_ds = ImageFolderDataset(data.root, val_paths, val_targets, evaluation, pre["in_chans"], cache)
     class_weights = balanced_class_weights(train_targets, len(data.classes)) if cfg.class_weights == "balanced" else None
@@ -341,7 +345,7 @@ def _fit_head_on_features(cfg, run, model, train_ds, val_ds, device, class_weigh
 
 def eval_dataset(meta: dict, root: Path, paths: list[str], targets: list[int], cache: DecodedImageCache | None = None):
     """An ``ImageFolderDataset`` with the run's evaluation preprocessing (never augmented)."""
-    transform = eval_transforms(meta["input_size"], meta["mean"], meta["std"])
+    transform = eval_transforms(meta["input_size"], meta["mean"], meta["std"], meta_crop_pct(meta))
     return ImageFolderDataset(root, paths, targets, transform, meta["in_chans"], cache)
 
 

@@ -17,7 +17,7 @@ from classifykit.data.dataset import loader_kwargs
 from classifykit.data.decode import decode_image
 from classifykit.data.manifest import manifest_root, read_manifest, resolve
 from classifykit.data.scan import IMAGE_EXTENSIONS, is_hidden
-from classifykit.data.transforms import eval_transforms
+from classifykit.data.transforms import eval_transforms, meta_crop_pct
 from classifykit.engine.device import select_device
 from classifykit.errors import ClassifykitError
 from classifykit.io import write_csv
@@ -60,7 +60,7 @@ class _PredictDataset(Dataset):
         self.paths = paths
         self.channels = meta["in_chans"]
         self.size = meta["input_size"]
-        self.transform = eval_transforms(meta["input_size"], meta["mean"], meta["std"])
+        self.transform = eval_transforms(meta["input_size"], meta["mean"], meta["std"], meta_crop_pct(meta))
 
     def __len__(self) -> int:
         return len(self.paths)
