@@ -215,3 +215,24 @@ def test_a_class_too_small_to_split_is_said_not_raised_as_a_python_warning(tmp_p
     assert "warning: 1 class(es) have fewer than 3 items, too few for one in each split, and go to train only " \
            "(val/test will not measure them): 'stripes' (2). Add items to these classes or remove them.\n" \
            in capsys.readouterr().out
+
+
+def test_a_class_too_small_for_val_in_preset_split_folders_is_said(tmp_path, capsys):
+    import warnings
+
+    from classifykit.tasks.image import prepare_data
+
+    rng = np.random.default_rng(0)
+    for split, counts in (("train", (("bright", 8), ("dark", 8), ("stripes", 1))), ("test", (("bright", 2), ("dark", 2), ("stripes", 2)))):
+        for c, n in counts:
+            (tmp_path / "d" / split / c).mkdir(parents=True)
+            for i in range(n):
+                _image(c, rng).save(tmp_path / "d" / split / c / f"{i}.png")
+    (tmp_path / "run").mkdir()
+    cfg = build_config(ImageConfig, data=str(tmp_path / "d"), runs_dir=str(tmp_path / "runs"), name="r", quiet=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        prepare_data(cfg, tmp_path / "run")
+    out = capsys.readouterr().out
+    assert "warning: " in out and "'stripes' (1)" in out
+    assert "Using the split given by the data's train/val/test folders." in out

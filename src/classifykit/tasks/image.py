@@ -125,13 +125,14 @@ def prepare_data(cfg: ImageConfig, run: Path) -> ImageData:
              + (f" (see {run / rf.SKIPPED})" if result.skipped else "")
              + (f"; empty classes: {', '.join(result.empty_classes)}" if result.empty_classes else ""))
     labels = {it.path: it.label for it in result.items}
-    if result.preset_split is not None:
-        split = complete_preset_split(result.preset_split, labels, val_ratio=cfg.val_ratio, seed=cfg.seed)
-        say(cfg, "Using the split given by the data's train/val/test folders.")
-    else:
-        with small_class_warnings_said(cfg):
+    with small_class_warnings_said(cfg):
+        if result.preset_split is not None:
+            split = complete_preset_split(result.preset_split, labels, val_ratio=cfg.val_ratio, seed=cfg.seed)
+        else:
             split = stratified_split(list(labels), list(labels.values()), val_ratio=cfg.val_ratio,
                                      test_ratio=cfg.test_ratio, seed=cfg.seed)
+    if result.preset_split is not None:
+        say(cfg, "Using the split given by the data's train/val/test folders.")
     write_split(run / rf.SPLIT, split, labels)
     write_classes(run, result.classes)
     return load_data(run, data_root(cfg))
