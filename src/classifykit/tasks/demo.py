@@ -21,8 +21,10 @@ from classifykit.tasks.predict import predict_images
 # No augmentation: in a short schedule the light preset's random resized crops (down to 35% of the
 # area) cost accuracy on Fashion-MNIST, whose items are centred and fill the frame. Batch 64 for 8
 # epochs: 6 epochs of batch 128 (564 steps) still underfit (train 91.7%, test 89.8% on 5,000).
+# bf16 autocast on CPUs with native bf16 (1.7× faster smallcnn steps): 92.0% [91.3, 92.8] on 5,000 test
+# images in 119 s with 1 thread (30 Nov 2026; 90.6% in float32 with the 0.875 eval crop, 806 s under load).
 DEMO_RECIPE = {"model": "smallcnn", "epochs": 8, "batch_size": 64, "lr": 3e-3, "augment": "none",
-               "label_smoothing": 0.1, "patience": 3}
+               "label_smoothing": 0.1, "patience": 3, "cpu_bf16": True}
 
 
 def demo_images(*, per_class: int = 2000, out: str = "data/fashion-mnist-demo", runs_dir: str = "runs",
