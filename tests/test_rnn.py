@@ -99,3 +99,15 @@ def test_engine_choice_cpu_default_and_tracing():
     model.engine = "sideways"
     with pytest.raises(ValueError, match="engine must be one of"):
         model._engine_for(torch.device("cpu"))
+
+
+def test_engine_templates_take_no_memory_and_no_random_draws():
+    torch.manual_seed(0)
+    model = RNNClassifier(2, 40, embed_dim=8, hidden_size=6, num_layers=2)
+    after = torch.rand(1)
+    torch.manual_seed(0)
+    nn_layers = (torch.nn.Embedding(40, 8, padding_idx=0), torch.nn.LSTM(8, 6, num_layers=2, batch_first=True,
+                 bidirectional=True, dropout=0.3), torch.nn.Linear(12, 2))
+    assert torch.equal(torch.rand(1), after)  # the same draws as the three layers alone
+    assert torch.equal(model.rnn.weight_hh_l1_reverse, nn_layers[1].weight_hh_l1_reverse)
+    assert all(p.is_meta for cell in model._cells for p in cell.parameters())

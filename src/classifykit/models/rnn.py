@@ -93,11 +93,12 @@ class RNNClassifier(nn.Module):
         # A one-layer unidirectional cell of the same shape for the "reversed" engine, called through
         # torch.func.functional_call with one direction's weights of self.rnn; kept out of the module
         # tree (a list is not registered) so it is not in the state_dict. Layer 0 takes E inputs,
-        # deeper layers H or 2H.
+        # deeper layers H or 2H. On the meta device: no memory, and no draw from the RNG, so the
+        # model's initial weights do not depend on them.
         in_deeper = hidden_size * (2 if bidirectional else 1)
-        self._cells = [CELLS[cell](embed_dim, hidden_size, batch_first=True)]
+        self._cells = [CELLS[cell](embed_dim, hidden_size, batch_first=True, device="meta")]
         if num_layers > 1:
-            self._cells.append(CELLS[cell](in_deeper, hidden_size, batch_first=True))
+            self._cells.append(CELLS[cell](in_deeper, hidden_size, batch_first=True, device="meta"))
 
     def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Pooled RNN features ``B×(H or 2H)``; ``lengths`` >= 1 (moved to the CPU for packing)."""
