@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from classifykit.cli.app import app
 from classifykit.config import ImageConfig, build_config
 from classifykit.errors import ClassifykitError
+from classifykit.io import read_csv_rows
 from classifykit.tasks.evaluate import evaluate_run, predict_run
 from classifykit.tasks.image import train_images
 
@@ -236,3 +237,33 @@ def test_a_class_too_small_for_val_in_preset_split_folders_is_said(tmp_path, cap
     out = capsys.readouterr().out
     assert "warning: " in out and "'stripes' (1)" in out
     assert "Using the split given by the data's train/val/test folders." in out
+
+
+@pytest.mark.parametrize("saved_before_crop_pct", [False, True])
+def test_an_interrupted_image_run_resumes_to_the_end(folder, tmp_path, monkeypatch, saved_before_crop_pct):
+    from classifykit.engine import trainer
+
+    cfg = build_config(ImageConfig, data=str(folder), runs_dir=str(tmp_path), name="cut", model="smallcnn",
+                       epochs=3, batch_size=16, lr=3e-3, augment="none", num_workers=0, quiet=True, device="cpu")
+    real = trainer._set_sampler_epoch
+
+    def stop_before_epoch_2(loader, epoch):
+        if epoch == 1:
+            raise KeyboardInterrupt  # Ctrl-C after epoch 1 was saved
+        real(loader, epoch)
+
+    monkeypatch.setattr(trainer, "_set_sampler_epoch", stop_before_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        train_images(cfg)
+    run = tmp_path / "cut"
+    assert len(read_csv_rows(run / "metrics.csv")) == 1
+    meta = json.loads((run / "model.json").read_text())
+    assert meta["crop_pct"] == 1.0  # 20 px images train at 28 px, evaluated whole
+    if saved_before_crop_pct:  # a run saved before model.json recorded crop_pct resumes with 0.875
+        del meta["crop_pct"]
+        (run / "model.json").write_text(json.dumps(meta))
+    monkeypatch.setattr(trainer, "_set_sampler_epoch", real)
+    assert train_images(cfg, resume=str(run)) == run
+    assert [r["epoch"] for r in read_csv_rows(run / "metrics.csv")] == ["1", "2", "3"]
+    assert json.loads((run / "model.json").read_text()).get("crop_pct") == (None if saved_before_crop_pct else 1.0)
+    assert (run / "eval.json").is_file()

@@ -263,6 +263,7 @@ def train_images(cfg: ImageConfig, resume: str | None = None) -> Path:
     else:
         meta = read_json(run / rf.MODEL_META)
         pre = {k: meta[k] for k in ("in_chans", "input_size", "mean", "std")}
+        pre["crop_pct"] = meta_crop_pct(meta)
     cache = open_cache(cfg, run, data, pre) if info.is_main else None
     barrier()
     if cache is None and cfg.cache:
