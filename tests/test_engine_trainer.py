@@ -302,3 +302,14 @@ def test_cpu_bf16_autocasts_training_steps_only(tmp_path, monkeypatch, capsys, n
     assert all(p.dtype == torch.float32 for p in net.parameters())
     assert result.best_val_acc > 0.9
     assert ("--cpu-bf16 ignored" in capsys.readouterr().out) is not native
+
+
+def test_metrics_lr_is_the_lr_of_the_epochs_last_step(tmp_path):
+    seed_everything(0)
+    fit(Net(), *loaders(), cfg(epochs=3), tmp_path)
+    steps = csv_rows(tmp_path / "steps.csv")
+    for row in csv_rows(tmp_path / "metrics.csv"):
+        last = [s for s in steps if s["epoch"] == row["epoch"]][-1]
+        assert float(row["lr"]) == float(last["lr"])
+    # one-cycle: the last step of the run uses a tiny but non-zero LR, not the one after it
+    assert 0 < float(csv_rows(tmp_path / "metrics.csv")[-1]["lr"]) < 1e-5

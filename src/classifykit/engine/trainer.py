@@ -58,6 +58,7 @@ class EpochStats:
     skipped: int
     seconds: float
     samples_per_s: float
+    lr: float = float("nan")  # LR of param group 0 used by the epoch's last step (steps.csv's last lr)
 
 
 class NonFiniteLossError(ClassifykitError):
@@ -156,6 +157,7 @@ def train_one_epoch(
     loss_total = correct_total = n_total = 0.0  # over non-skipped steps
     norms_seen: list[float] = []
     clipped = skipped = steps = 0
+    lr = optimizer.param_groups[0]["lr"]
     start = time.perf_counter()
     for i, (inputs, targets) in enumerate(loader, 1):
         step = first_step + i
@@ -220,6 +222,7 @@ def train_one_epoch(
         skipped=skipped,
         seconds=seconds,
         samples_per_s=n / seconds if seconds > 0 else float("nan"),
+        lr=lr,
     )
 
 
@@ -391,7 +394,7 @@ def fit(
         state["stopped_early"] = cfg.patience > 0 and state["bad_epochs"] >= cfg.patience
         state["epoch"] = epoch
         state["metrics"].append([
-            epoch, stats.loss, stats.acc, val["loss"], val["acc"], optimizer.param_groups[0]["lr"],
+            epoch, stats.loss, stats.acc, val["loss"], val["acc"], stats.lr,
             stats.grad_norm_mean, stats.grad_norm_max, stats.clipped_frac, stats.seconds, stats.samples_per_s, stats.skipped,
         ])
         rng = all_gather_objects(ckpt.rng_state())
@@ -400,7 +403,7 @@ def fit(
             logs.write_metrics(state["metrics"])
             ckpt.save_checkpoint(ckpt.training_state(model, optimizer, scheduler, scaler, state, rng, cfg.epochs, steps_per_epoch),
                                  run_dir / runfolder.LAST_CHECKPOINT)
-        summary(mode, _epoch_line(epoch, cfg.epochs, stats, val, optimizer.param_groups[0]["lr"], improved))
+        summary(mode, _epoch_line(epoch, cfg.epochs, stats, val, stats.lr, improved))
     barrier()
     if state["stopped_early"]:
         summary(mode, f"stopped early: no better val accuracy for {cfg.patience} epochs")
