@@ -313,3 +313,36 @@ def test_metrics_lr_is_the_lr_of_the_epochs_last_step(tmp_path):
         assert float(row["lr"]) == float(last["lr"])
     # one-cycle: the last step of the run uses a tiny but non-zero LR, not the one after it
     assert 0 < float(csv_rows(tmp_path / "metrics.csv")[-1]["lr"]) < 1e-5
+
+
+class CtrlCSampler(SeededRandomSampler):
+    """Raises KeyboardInterrupt as epoch ``at`` (0-based) starts drawing batches, as Ctrl-C would."""
+
+    def __init__(self, n, seed, at):
+        super().__init__(n, seed)
+        self.at, self.epoch_now = at, 0
+
+    def set_epoch(self, epoch):
+        self.epoch_now = epoch
+        super().set_epoch(epoch)
+
+    def __iter__(self):
+        if self.epoch_now == self.at:
+            raise KeyboardInterrupt
+        return super().__iter__()
+
+
+@pytest.mark.parametrize("at", [0, 2])
+def test_ctrl_c_says_what_is_saved_and_how_to_resume(tmp_path, capsys, at):
+    train = DataLoader(Blobs(96), batch_size=16, sampler=CtrlCSampler(96, 0, at))
+    _, val = loaders()
+    seed_everything(0)
+    with pytest.raises(KeyboardInterrupt):
+        fit(Net(), train, val, cfg(epochs=4, quiet=False), tmp_path)
+    out = capsys.readouterr().out
+    if at == 0:
+        assert "Interrupted during epoch 1 of 4: no epoch finished, so there is nothing to resume." in out
+    else:
+        assert (f"Interrupted during epoch 3 of 4: epochs 1-2 are saved in {tmp_path / 'checkpoints' / 'last.pt'}; "
+                f"continue with --resume {tmp_path}.") in out
+        assert load_checkpoint(tmp_path / "checkpoints" / "last.pt")["epoch"] == 2

@@ -379,6 +379,12 @@ def fit(
             raise ClassifykitError(
                 f"Training stopped: {e}; {best}. Lower --lr, set --clip-grad-norm, or pass --on-nonfinite skip."
             ) from e
+        except KeyboardInterrupt:
+            bar.close()
+            saved = (f"epochs 1-{epoch - 1} are saved in {run_dir / runfolder.LAST_CHECKPOINT}; continue with "
+                     f"--resume {run_dir}" if epoch > 1 else "no epoch finished, so there is nothing to resume")
+            summary(mode, f"Interrupted during epoch {epoch} of {cfg.epochs}: {saved}.")
+            raise
         finally:
             bar.close()
         state["step"] += steps_per_epoch
