@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from classifykit import runfolder as rf
-from classifykit.config import TextConfig
+from classifykit.config import RNN_CLIP_GRAD_NORM, TextConfig
 from classifykit.errors import ClassifykitError
 from classifykit.io import read_csv_rows, read_json
-from classifykit.tasks.text import RNN_CLIP_GRAD_NORM, load_trained_text_model, train_text
+from classifykit.tasks.text import load_trained_text_model, train_text
 from classifykit.text.inference import labelled_texts, load_vocab, predict_probabilities, read_texts, split_texts
 
 GOOD = ["good", "great", "fine", "superb", "lovely"]

@@ -35,7 +35,7 @@ _RULES: dict[str, tuple[Any, str]] = {
     "momentum": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "warmup_epochs": (lambda v: v >= 0, "0 or more"),
     "label_smoothing": (lambda v: 0 <= v < 1, "in [0, 1) (e.g. 0.1)"),
-    "clip_grad_norm": (lambda v: v > 0, "above 0 (e.g. 1.0); leave it out to disable clipping"),
+    "clip_grad_norm": (lambda v: v > 0, "above 0 (e.g. 1.0), or none to turn clipping off"),
     "patience": (lambda v: v >= 0, "0 (never stop early) or more"),
     "seed": (lambda v: 0 <= v < 2**32, "in 0 .. 2**32-1"),
     "num_workers": (lambda v: v >= -1, "-1 (auto), 0 or more"),
@@ -61,6 +61,13 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "class_weights": ("none", "balanced"),
     "on_nonfinite": ("stop", "skip"),
 }
+
+
+# Recurrent nets explode without clipping (Pascanu et al. 2013), so text runs clip unless told `none`.
+RNN_CLIP_GRAD_NORM = 1.0
+# Spellings of "no value" for an optional number, on the command line (`--clip-grad-norm none`) or in
+# a config file (YAML `null` is None already; `none` is read as a string).
+NONE_WORDS = ("none", "null")
 
 
 def check_values(cfg: Any) -> None:
@@ -96,7 +103,7 @@ class TrainConfig:
     warmup_epochs: float = _f(1.0, "Linear warmup length in epochs for the cosine schedule.")
     label_smoothing: float = _f(0.0, "Label smoothing for cross-entropy (Szegedy et al. 2016).")
     class_weights: str = _f("none", "none or balanced (n_samples / (n_classes × count), as scikit-learn).")
-    clip_grad_norm: float | None = _f(None, "Clip gradients to this global L2 norm; none disables (text default 1.0).")
+    clip_grad_norm: float | None = _f(None, "Clip gradients to this global L2 norm; none turns clipping off.")
     amp: bool = _f(True, "Mixed precision on CUDA (bf16 where supported, else fp16 with a GradScaler).")
     cpu_bf16: bool = _f(False, "bfloat16 autocast for training steps on a CPU with native bf16 (AVX512-BF16 or AMX); "
                                "evaluation stays float32. Ignored, with a note, on other CPUs.")
@@ -158,6 +165,8 @@ class TextConfig(DataConfig, TrainConfig):
     """``classifykit train text``: everything one text run needs."""
 
     rnn: str = _f("lstm", "lstm or gru.")
+    clip_grad_norm: float | None = _f(RNN_CLIP_GRAD_NORM, "Clip gradients to this global L2 norm (recurrent models want it); "
+                                                          "none turns clipping off.")
     embed_dim: int = _f(100, "Embedding size (overridden by --embeddings' size).")
     hidden_size: int = _f(128, "RNN hidden size per direction.")
     num_layers: int = _f(1, "RNN layers.")
@@ -229,11 +238,13 @@ def build_config(cls: type, file_values: dict[str, Any] | None = None, **overrid
 
 
 def _typed(name: str, value: Any, tp: Any, source: str) -> Any:
-    """``value`` checked against field type ``tp`` (ints accepted for floats); raises naming the key."""
+    """``value`` checked against field type ``tp`` (ints accepted for floats; ``none``/``null`` for an
+    optional number or flag is None); raises naming the key."""
     allowed = [a for a in (typing.get_args(tp) or (tp,))]
-    if value is None and type(None) in allowed:
-        return None
     base = next(a for a in allowed if a is not type(None))
+    if type(None) in allowed and (value is None or (base is not str and isinstance(value, str)
+                                                    and value.strip().lower() in NONE_WORDS)):
+        return None
     if base is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, base) and not (base is int and isinstance(value, bool)):

@@ -9,7 +9,6 @@ then the engine's files and the test evaluation.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections import Counter
 from pathlib import Path
@@ -42,7 +41,6 @@ from classifykit.text.sampler import BucketBatchSampler
 from classifykit.text.vocab import Vocab
 
 
-RNN_CLIP_GRAD_NORM = 1.0  # recurrent nets explode without clipping (Pascanu et al. 2013); used when unset
 POOL_BATCHES = 100        # batches per length-sorting pool (see text.sampler)
 
 
@@ -150,9 +148,10 @@ def model_meta(cfg: TextConfig, classes: list[str], kwargs: dict, coverage: dict
 def train_text(cfg: TextConfig, resume: str | None = None) -> Path:
     """Train and test a text classifier; returns the run folder.
 
-    Gradient clipping is on for recurrent models: ``clip_grad_norm`` None means
-    :data:`RNN_CLIP_GRAD_NORM`. Under torchrun every process reads the data, builds the same split
-    and vocabulary (both deterministic) and takes its share of the length-bucketed batches.
+    Gradient clipping follows ``cfg.clip_grad_norm`` (TextConfig's default is
+    :data:`classifykit.config.RNN_CLIP_GRAD_NORM`; None = off). Under torchrun every process reads
+    the data, builds the same split and vocabulary (both deterministic) and takes its share of the
+    length-bucketed batches.
 
     Raises:
         ClassifykitError: bad options, unreadable data, fewer than two classes, a failed run.
@@ -168,8 +167,6 @@ def train_text(cfg: TextConfig, resume: str | None = None) -> Path:
         # Rank 0 names the run folder (a timestamp could differ between processes) and shares it.
         name = str(prepare_run_dir(cfg, Path(cfg.data).stem or "text", None)) if info.is_main else None
         run = Path(all_gather_objects(name)[0])
-    if cfg.clip_grad_norm is None:
-        cfg = dataclasses.replace(cfg, clip_grad_norm=RNN_CLIP_GRAD_NORM)
     seed_everything(cfg.seed)
     corpus = load_corpus(cfg.data, cfg.encoding, cfg.text_column, cfg.label_column)
     table = LabelTable.from_labels(corpus.labels)
