@@ -206,3 +206,12 @@ def test_a_class_too_small_to_split_is_said_not_raised_as_a_python_warning(tmp_p
         "warning: 1 class(es) have fewer than 3 items, too few for one in each split, and go to train only "
         "(val/test will not measure them): 'rare' (1). Add items to these classes or remove them.\n"
     )
+
+
+def test_clip_grad_norm_none_trains_without_clipping(tmp_path):
+    # lr 1.0 makes gradient norms above 1.0 certain, so the default would have clipped some steps.
+    run = train_text(_cfg(tmp_path, epochs=1, clip_grad_norm=None, lr=1.0))
+    assert read_json(run / rf.CONFIG)["config"]["clip_grad_norm"] is None
+    steps = read_csv_rows(run / rf.STEPS)
+    assert max(float(r["grad_norm"]) for r in steps) > RNN_CLIP_GRAD_NORM
+    assert {r["clipped"] for r in steps} == {"0"}

@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import typer
 
-from classifykit.config import build_config, load_config_file
+from classifykit.config import NONE_WORDS, build_config, load_config_file
 
 _SKIP = {"data"}  # the positional argument
 
@@ -33,6 +33,18 @@ def _annotation(tp: Any) -> Any:
         inner = next(a for a in args if a is not type(None))
         return Optional[inner]
     return Optional[tp]  # None = "not given on the command line", so --config values survive
+
+
+def _number_or_none(kind: type) -> Callable[[str], Any]:
+    """A parser for an optional number: ``none``/``null`` passes through (build_config makes it None)."""
+    def parse(text: str) -> Any:
+        if text.strip().lower() in NONE_WORDS:
+            return text
+        try:
+            return kind(text)
+        except ValueError:
+            raise typer.BadParameter(f"{text!r} is not a {'whole ' if kind is int else ''}number or none.") from None
+    return parse
 
 
 def config_command(cls: type, run: Callable[..., Any], *, extra: list[inspect.Parameter] | None = None):
@@ -55,9 +67,15 @@ def config_command(cls: type, run: Callable[..., Any], *, extra: list[inspect.Pa
         tp = hints[f.name]
         is_bool = tp is bool or set(typing.get_args(tp)) == {bool, type(None)}
         decls = [f"{flag}/--no-{f.name.replace('_', '-')}"] if is_bool else [flag]
-        help_text = f"{f.metadata.get('help', '')} \\[default: {f.default}]"  # \\[ : not rich markup
+        default = "none" if f.default is None else f.default  # as it is spelled on the command line
+        help_text = f"{f.metadata.get('help', '')} \\[default: {default}]"  # \\[ : not rich markup
+        parsing = {}
+        numbers = set(typing.get_args(tp)) - {type(None)}
+        if type(None) in typing.get_args(tp) and len(numbers) == 1 and numbers <= {int, float}:
+            kind = numbers.pop()  # e.g. --clip-grad-norm none: None has a meaning of its own
+            parsing = {"parser": _number_or_none(kind), "metavar": f"<{kind.__name__}|none>"}
         params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=_annotation(tp),
-                                        default=typer.Option(None, *decls, help=help_text, show_default=False)))
+                                        default=typer.Option(None, *decls, help=help_text, show_default=False, **parsing)))
     extra = extra or []
     extra_names = [p.name for p in extra]
     params.extend(extra)
