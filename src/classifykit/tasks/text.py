@@ -9,6 +9,7 @@ then the engine's files and the test evaluation.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from pathlib import Path
@@ -57,6 +58,21 @@ def check_options(cfg: TextConfig) -> None:
             raise ClassifykitError(f"{flag} {value}: must be at least {low}.")
     if not 0.0 <= cfg.dropout < 1.0:
         raise ClassifykitError(f"--dropout {cfg.dropout}: must be in [0, 1).")
+
+
+def absolute_paths(cfg: TextConfig) -> TextConfig:
+    """``cfg`` with ``data`` (and an ``--embeddings`` file) made absolute, as ``config.json`` saves them,
+    so ``--resume`` works from any folder (as for images).
+
+    Raises:
+        ClassifykitError: no data given.
+    """
+    if not cfg.data:
+        raise ClassifykitError("Give the data: a CSV/TSV/JSONL table or a folder with one subfolder of .txt files per class.")
+    embeddings = cfg.embeddings
+    if embeddings and Path(embeddings).is_file():  # a GloVe file; a package name such as glove-6b-50d stays
+        embeddings = str(Path(embeddings).resolve())
+    return dataclasses.replace(cfg, data=str(Path(cfg.data).resolve()), embeddings=embeddings)
 
 
 def write_inputs(run: Path, corpus: Corpus) -> None:
@@ -164,6 +180,7 @@ def train_text(cfg: TextConfig, resume: str | None = None) -> Path:
     info = init_distributed(cfg.device)
     if resume is None:
         check_options(cfg)  # before a run folder is made for a run that cannot start
+        cfg = absolute_paths(cfg)
         # Rank 0 names the run folder (a timestamp could differ between processes) and shares it.
         name = str(prepare_run_dir(cfg, Path(cfg.data).stem or "text", None)) if info.is_main else None
         run = Path(all_gather_objects(name)[0])
