@@ -2,6 +2,13 @@
 
 import typer
 
+
+def markdown_help(text: str) -> str:
+    """``text`` escaped for the Markdown help renderer, which drops what looks like an HTML tag
+    (``<pad>``, ``<data name>``) and reads ``[...]`` as a link."""
+    return text.replace("<", "\\<").replace("[", "\\[")
+
+
 app = typer.Typer(
     name="classifykit",
     help="Turn a folder of images or a table of texts into a trained, evaluated, saved classifier.",

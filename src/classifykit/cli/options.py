@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 import typer
 
+from classifykit.cli.app import markdown_help
 from classifykit.config import NONE_WORDS, build_config, load_config_file
 
 _SKIP = {"data"}  # the positional argument
@@ -56,7 +57,8 @@ def config_command(cls: type, run: Callable[..., Any], *, extra: list[inspect.Pa
     hints = typing.get_type_hints(cls)
     params = [
         inspect.Parameter("data", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Optional[str],
-                          default=typer.Argument(None, help=cls.__dataclass_fields__["data"].metadata["help"], show_default=False)),
+                          default=typer.Argument(None, help=markdown_help(cls.__dataclass_fields__["data"].metadata["help"]),
+                                                show_default=False)),
         inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[Path],
                           default=typer.Option(None, "--config", help="YAML or JSON file of option values (flags override it).")),
     ]
@@ -67,8 +69,10 @@ def config_command(cls: type, run: Callable[..., Any], *, extra: list[inspect.Pa
         tp = hints[f.name]
         is_bool = tp is bool or set(typing.get_args(tp)) == {bool, type(None)}
         decls = [f"{flag}/--no-{f.name.replace('_', '-')}"] if is_bool else [flag]
-        default = "none" if f.default is None else f.default  # as it is spelled on the command line
-        help_text = f"{f.metadata.get('help', '')} \\[default: {default}]"  # \\[ : not rich markup
+        help_text = f.metadata.get("help", "")
+        if "(default:" not in help_text:  # else the help describes a computed default itself
+            help_text += f" [default: {'none' if f.default is None else f.default}]"  # spelled as on the command line
+        help_text = markdown_help(help_text)
         parsing = {}
         numbers = set(typing.get_args(tp)) - {type(None)}
         if type(None) in typing.get_args(tp) and len(numbers) == 1 and numbers <= {int, float}:

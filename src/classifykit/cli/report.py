@@ -7,12 +7,12 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from classifykit.cli.app import app
+from classifykit.cli.app import app, markdown_help
 
 
 @app.command("report")
 def report(
-    run: Path = typer.Argument(..., help="Run folder (e.g. runs/<name>) written by classifykit train."),
+    run: Path = typer.Argument(..., help=markdown_help("Run folder (e.g. runs/<name>) written by classifykit train.")),
     screenshot: bool = typer.Option(False, "--screenshot", help="Also save report.png, rendered by headless Chromium."),
     tensorboard: bool = typer.Option(False, "--tensorboard",
                                      help="Also write TensorBoard event files to RUN/tensorboard (needs tensorboard)."),

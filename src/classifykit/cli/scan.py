@@ -34,8 +34,8 @@ def scan(
 ) -> None:
     """Decode every image once; write OUT (path,label,width,height,mode) and skipped.csv (file,reason).
 
-    Examples: `classifykit scan photos/ --out runs/photos/manifest.csv` (photos/<class>/<image>, or
-    photos/train|val|test/<class>/<image> to keep a given split); `classifykit scan labels.csv --root
+    Examples: `classifykit scan photos/ --out runs/photos/manifest.csv` (`photos/<class>/<image>`, or
+    `photos/train|val|test/<class>/<image>` to keep a given split); `classifykit scan labels.csv --root
     images/ --label-column species` (your own CSV/TSV of image paths and labels).
     """
     if workers is not None and workers < 1:
