@@ -55,3 +55,21 @@ def test_help_words_reported_missing(path, words, monkeypatch):
     output = _help(path, monkeypatch)
     for word in words:
         assert word in output
+
+
+def _options(path) -> set[str]:
+    return {opt for p in COMMANDS[path].params for opt in getattr(p, "opts", [])}
+
+
+def test_each_train_command_lists_only_its_own_options(monkeypatch):
+    images, text = _options(("train", "images")), _options(("train", "text"))
+    assert {"--path-column", "--root", "--channels-last", "--input-size", "--augment"} <= images
+    assert not {"--text-column", "--max-vocab", "--rnn"} & images
+    assert {"--text-column", "--max-vocab", "--rnn"} <= text
+    assert not {"--path-column", "--root", "--channels-last", "--input-size"} & text
+    shared = {"--label-column", "--encoding", "--epochs", "--clip-grad-norm", "--resume", "--config"}
+    assert shared <= images and shared <= text
+    output = _help(("train", "text"), monkeypatch)
+    assert "--text-column" in output and "--path-column" not in output and "--channels-last" not in output
+    output = _help(("train", "images"), monkeypatch)
+    assert "--path-column" in output and "--text-column" not in output

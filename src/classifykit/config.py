@@ -2,7 +2,9 @@
 
 Precedence: dataclass default < ``--config FILE`` (YAML or JSON) < flags given on the command line.
 The resolved configuration, with the seed and library versions, is saved to ``config.json``.
-Each field's ``metadata["help"]`` is the flag's help text, so the CLI and the config cannot drift.
+Each field's ``metadata["help"]`` is the flag's help text, so the CLI and the config cannot drift;
+``metadata["only"]`` names the one task (``ImageConfig.TASK`` / ``TextConfig.TASK``) whose command
+shows a shared field's flag.
 """
 
 from __future__ import annotations
@@ -107,7 +109,8 @@ class TrainConfig:
     amp: bool = _f(True, "Mixed precision on CUDA (bf16 where supported, else fp16 with a GradScaler).")
     cpu_bf16: bool = _f(False, "bfloat16 autocast for training steps on a CPU with native bf16 (AVX512-BF16 or AMX); "
                                "evaluation stays float32. Ignored, with a note, on other CPUs.")
-    channels_last: bool = _f(True, "channels_last memory format for 4-D image inputs (faster convolutions on CUDA and CPU).")
+    channels_last: bool = _f(True, "channels_last memory format for 4-D image inputs (faster convolutions on CUDA and CPU).",
+                             only="image")
     patience: int = _f(5, "Early stopping: epochs without a strictly better val accuracy before stopping; 0 disables.")
     on_nonfinite: str = _f("stop", "stop or skip: what to do when the loss is NaN/inf.")
     device: str = _f("auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
@@ -131,10 +134,10 @@ class DataConfig:
     name: str | None = _f(None, "Run folder name (default: <data name>-<timestamp>).")
     val_ratio: float = _f(0.15, "Share of items in the validation split.")
     test_ratio: float = _f(0.25, "Share of items in the test split (the largest held-out share: small test sets are unstable).")
-    root: str | None = _f(None, "Folder a manifest's relative paths start from (default: the manifest's folder).")
+    root: str | None = _f(None, "Folder a manifest's relative paths start from (default: the manifest's folder).", only="image")
     encoding: str = _f("utf-8", "Text encoding of a manifest or text table (utf-8 also accepts a BOM).")
-    path_column: str | None = _f(None, "Manifest column holding image paths (default: auto-detect).")
-    text_column: str | None = _f(None, "Text table column holding texts (default: auto-detect).")
+    path_column: str | None = _f(None, "Manifest column holding image paths (default: auto-detect).", only="image")
+    text_column: str | None = _f(None, "Text table column holding texts (default: auto-detect).", only="text")
     label_column: str | None = _f(None, "Column holding labels (default: auto-detect).")
 
 
@@ -146,6 +149,8 @@ IMAGE_MODELS = ("resnet18-small", "smallcnn", "resnet18", "resnet34", "resnet50"
 @dataclass
 class ImageConfig(DataConfig, TrainConfig):
     """``classifykit train images``: everything one image run needs."""
+
+    TASK: typing.ClassVar[str] = "image"
 
     model: str = _f("resnet18-small", "Architecture: " + ", ".join(IMAGE_MODELS) + ".")
     pretrained: str | None = _f(None, "Weights: a local .pth/.pt/.safetensors file, efficientnet-lite0, or a torchvision weights name.")
@@ -163,6 +168,8 @@ class ImageConfig(DataConfig, TrainConfig):
 @dataclass
 class TextConfig(DataConfig, TrainConfig):
     """``classifykit train text``: everything one text run needs."""
+
+    TASK: typing.ClassVar[str] = "text"
 
     rnn: str = _f("lstm", "lstm or gru.")
     clip_grad_norm: float | None = _f(RNN_CLIP_GRAD_NORM, "Clip gradients to this global L2 norm (recurrent models want it); "

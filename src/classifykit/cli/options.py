@@ -51,8 +51,9 @@ def _number_or_none(kind: type) -> Callable[[str], Any]:
 def config_command(cls: type, run: Callable[..., Any], *, extra: list[inspect.Parameter] | None = None):
     """Build a typer callback for dataclass ``cls``.
 
-    The callback takes ``DATA`` (positional), ``--config FILE``, one option per dataclass field and
-    any ``extra`` parameters, and calls ``run(cfg, **extra_values)`` with the resolved config.
+    The callback takes ``DATA`` (positional), ``--config FILE``, one option per dataclass field (but
+    not the fields marked ``only`` for another task than ``cls.TASK``) and any ``extra`` parameters,
+    and calls ``run(cfg, **extra_values)`` with the resolved config.
     """
     hints = typing.get_type_hints(cls)
     params = [
@@ -63,7 +64,7 @@ def config_command(cls: type, run: Callable[..., Any], *, extra: list[inspect.Pa
                           default=typer.Option(None, "--config", help="YAML or JSON file of option values (flags override it).")),
     ]
     for f in dataclasses.fields(cls):
-        if f.name in _SKIP:
+        if f.name in _SKIP or f.metadata.get("only", cls.TASK) != cls.TASK:
             continue
         flag = "--" + f.name.replace("_", "-")
         tp = hints[f.name]
