@@ -9,6 +9,7 @@ then the engine's files and the test evaluation.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections import Counter
@@ -20,7 +21,7 @@ from torch.utils.data import DataLoader, SequentialSampler
 
 from classifykit import runfolder as rf
 from classifykit.config import TextConfig
-from classifykit.data.split import read_split, stratified_split, write_split
+from classifykit.data.split import check_ratios, read_split, stratified_split, write_split
 from classifykit.engine.device import select_device
 from classifykit.engine.distributed import all_gather_objects, init_distributed
 from classifykit.engine.loop import predict_logits
@@ -32,7 +33,7 @@ from classifykit.io import write_csv, write_json
 from classifykit.models.registry import create_model
 from classifykit.models.saved import load_saved_model
 from classifykit.models.rnn import CELLS, POOLINGS
-from classifykit.tasks.common import (format_accuracy, load_saved_config, prepare_run_dir, save_config, say,
+from classifykit.tasks.common import (format_accuracy, load_saved_config, prepare_run_dir, remove_on_error, save_config, say,
                                      small_class_warnings_said, write_classes, write_evaluation)
 from classifykit.text.corpus import Corpus, load_corpus
 from classifykit.text.dataset import EncodedTextDataset, pad_collate
@@ -58,6 +59,10 @@ def check_options(cfg: TextConfig) -> None:
             raise ClassifykitError(f"{flag} {value}: must be at least {low}.")
     if not 0.0 <= cfg.dropout < 1.0:
         raise ClassifykitError(f"--dropout {cfg.dropout}: must be in [0, 1).")
+    check_ratios(cfg.val_ratio, cfg.test_ratio)
+    if cfg.val_ratio == 0:
+        raise ClassifykitError("--val-ratio 0: training keeps the epoch with the best val accuracy, so it needs a val "
+                               "split; give --val-ratio above 0 (default 0.15).")
 
 
 def absolute_paths(cfg: TextConfig) -> TextConfig:
@@ -161,6 +166,38 @@ def model_meta(cfg: TextConfig, classes: list[str], kwargs: dict, coverage: dict
             "embeddings": coverage, "best_epoch": 0, "best_val_acc": 0.0}
 
 
+def read_inputs(run: Path, cfg: TextConfig, resumed: bool, is_main: bool) -> tuple[Corpus, LabelTable, np.ndarray, dict]:
+    """Read the data, split it (or reuse the saved split when ``resumed``) and, on rank 0, write
+    ``config.json``, ``manifest.csv``, ``skipped.csv`` and ``classes.json``.
+
+    Returns ``(corpus, label table, targets int64 N, {split: positions of its records in corpus})``.
+
+    Raises:
+        ClassifykitError: unreadable data, fewer than two classes, too few texts to split, no val text.
+    """
+    corpus = load_corpus(cfg.data, cfg.encoding, cfg.text_column, cfg.label_column)
+    table = LabelTable.from_labels(corpus.labels)
+    for warning in case_collision_warnings(corpus.labels):
+        say(cfg, warning)
+    targets = table.encode(corpus.labels, str(cfg.data))
+    split = make_split(run, cfg, corpus, reuse=resumed)
+    parts = {s: np.flatnonzero(split == s) for s in ("train", "val", "test")}
+    if not len(parts["val"]):  # every class too small to split went to train
+        need = 1 + (cfg.val_ratio > 0) + (cfg.test_ratio > 0)
+        raise ClassifykitError(f"{cfg.data}: no text went to the val split: a class needs at least {need} texts to have "
+                               f"one in each split, and every class here has at most {max(Counter(corpus.labels).values())}; "
+                               "add texts to each class.")
+    if is_main:
+        save_config(run, cfg)
+        write_inputs(run, corpus)
+        write_classes(run, table.classes)
+    say(cfg, f"{len(corpus)} texts in {len(table.classes)} classes {table.classes}; "
+             + ", ".join(f"{s} {len(idx)}" for s, idx in parts.items()))
+    if corpus.skipped:
+        say(cfg, skipped_summary(corpus))
+    return corpus, table, targets, parts
+
+
 def train_text(cfg: TextConfig, resume: str | None = None) -> Path:
     """Train and test a text classifier; returns the run folder.
 
@@ -185,41 +222,27 @@ def train_text(cfg: TextConfig, resume: str | None = None) -> Path:
         name = str(prepare_run_dir(cfg, Path(cfg.data).stem or "text", None)) if info.is_main else None
         run = Path(all_gather_objects(name)[0])
     seed_everything(cfg.seed)
-    corpus = load_corpus(cfg.data, cfg.encoding, cfg.text_column, cfg.label_column)
-    table = LabelTable.from_labels(corpus.labels)
-    for warning in case_collision_warnings(corpus.labels):
-        say(cfg, warning)
-    targets = table.encode(corpus.labels, str(cfg.data))
-    split = make_split(run, cfg, corpus, reuse=resume is not None)
-    if info.is_main:
-        save_config(run, cfg)
-        write_inputs(run, corpus)
-        write_classes(run, table.classes)
-    say(cfg, f"{len(corpus)} texts in {len(table.classes)} classes {table.classes}; "
-             + ", ".join(f"{s} {int((split == s).sum())}" for s in ("train", "val", "test")))
-    if corpus.skipped:
-        say(cfg, skipped_summary(corpus))
-    parts = {s: np.flatnonzero(split == s) for s in ("train", "val", "test")}
-
-    if resume is not None:
-        vocab = Vocab.load(run / rf.VOCAB)
-    else:
-        vocab = Vocab.build(corpus.iter_texts(parts["train"]), cfg.min_freq, cfg.max_vocab)
-        if info.is_main:
-            vocab.save(run / rf.VOCAB)
-    data = {s: corpus.dataset(idx, targets[idx], vocab, cfg.max_length) for s, idx in parts.items()}
-    if isinstance(data["train"], EncodedTextDataset):
-        say(cfg, f"vocabulary {len(vocab)} tokens (min_freq {cfg.min_freq}); <unk> share: "
-                 f"train {100 * vocab.unk_fraction(data['train'].ids):.1f}%, val {100 * vocab.unk_fraction(data['val'].ids):.1f}%; "
-                 f"texts truncated to {cfg.max_length} tokens: {int((data['train'].lengths >= cfg.max_length).sum())} in train")
-
-    torch.manual_seed(cfg.seed)
-    model, kwargs, coverage = build_model(cfg, vocab, len(table.classes))
-    if coverage:
-        say(cfg, f"embeddings {cfg.embeddings}: {coverage['found']}/{coverage['total']} vocabulary tokens found "
-                 f"({100 * coverage['fraction']:.1f}%), {'frozen' if cfg.freeze_embeddings else 'fine-tuned'}")
-    if info.is_main and not (resume is not None and (run / rf.MODEL_META).is_file()):
-        write_json(run / rf.MODEL_META, model_meta(cfg, table.classes, kwargs, coverage))
+    # A new run that cannot start (unreadable data, too few texts, missing vectors) leaves no folder behind.
+    with remove_on_error(run) if resume is None and info.is_main else contextlib.nullcontext():
+        corpus, table, targets, parts = read_inputs(run, cfg, resume is not None, info.is_main)
+        if resume is not None:
+            vocab = Vocab.load(run / rf.VOCAB)
+        else:
+            vocab = Vocab.build(corpus.iter_texts(parts["train"]), cfg.min_freq, cfg.max_vocab)
+            if info.is_main:
+                vocab.save(run / rf.VOCAB)
+        data = {s: corpus.dataset(idx, targets[idx], vocab, cfg.max_length) for s, idx in parts.items()}
+        if isinstance(data["train"], EncodedTextDataset):
+            say(cfg, f"vocabulary {len(vocab)} tokens (min_freq {cfg.min_freq}); <unk> share: "
+                     f"train {100 * vocab.unk_fraction(data['train'].ids):.1f}%, val {100 * vocab.unk_fraction(data['val'].ids):.1f}%; "
+                     f"texts truncated to {cfg.max_length} tokens: {int((data['train'].lengths >= cfg.max_length).sum())} in train")
+        torch.manual_seed(cfg.seed)
+        model, kwargs, coverage = build_model(cfg, vocab, len(table.classes))
+        if coverage:
+            say(cfg, f"embeddings {cfg.embeddings}: {coverage['found']}/{coverage['total']} vocabulary tokens found "
+                     f"({100 * coverage['fraction']:.1f}%), {'frozen' if cfg.freeze_embeddings else 'fine-tuned'}")
+        if info.is_main and not (resume is not None and (run / rf.MODEL_META).is_file()):
+            write_json(run / rf.MODEL_META, model_meta(cfg, table.classes, kwargs, coverage))
     fit(model, train_loader(data["train"], cfg, info.rank, info.world_size),
         eval_loader(data["val"], 2 * cfg.batch_size, cfg.num_workers), cfg, run,
         param_groups=param_groups(model, cfg), resume=resume is not None)
