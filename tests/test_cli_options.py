@@ -72,3 +72,20 @@ def test_input_size_none_is_auto(given):
     assert given["images"].input_size is None
     result = invoke("images", "photos", "--input-size", "1.5")
     assert result.exit_code == 2 and "'1.5' is not a whole number or none" in result.output
+
+
+def test_resume_names_the_options_it_ignores(given):
+    result = invoke("text", "--resume", "runs/r", "--cpu-bf16", "--epochs", "6", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert ("note: --cpu-bf16, --epochs, --quiet are ignored with --resume: the run keeps its saved "
+            "configuration (runs/r/config.json).") in result.output
+    result = invoke("images", "photos", "--resume", "runs/p", "--no-amp", "--config", "c.yaml")
+    assert "note: DATA, --config, --no-amp are ignored with --resume" in result.output
+
+
+def test_resume_alone_says_nothing(given):
+    for task in ("text", "images"):
+        result = invoke(task, "--resume", "runs/r")
+        assert result.exit_code == 0 and "ignored" not in result.output
+    result = invoke("text", "--resume", "runs/r", "--nproc", "1")  # the launch honours it
+    assert "ignored" not in result.output

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
 import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from rich.console import Console
 
 from classifykit.cli.app import markdown_help
 from classifykit.config import NONE_WORDS, build_config, load_config_file
@@ -34,6 +36,15 @@ def _annotation(tp: Any) -> Any:
         inner = next(a for a in args if a is not type(None))
         return Optional[inner]
     return Optional[tp]  # None = "not given on the command line", so --config values survive
+
+
+def ignored_with_resume(data: str | None, config_file: Path | None, options: dict[str, Any]) -> list[str]:
+    """What was given besides ``--resume`` that a resumed run ignores (it keeps its saved
+    ``config.json``): ``DATA``, ``--config`` and every option given (``options``: field name ->
+    value, None when not given), spelled as typed (``--no-amp`` for False)."""
+    given = [("--no-" if value is False else "--") + name.replace("_", "-")
+             for name, value in options.items() if value is not None]
+    return ["DATA"] * (data is not None) + sorted(given + ["--config"] * (config_file is not None))
 
 
 def _number_or_none(kind: type) -> Callable[[str], Any]:
@@ -88,6 +99,12 @@ def config_command(cls: type, run: Callable[..., Any], *, extra: list[inspect.Pa
     def callback(**kwargs: Any) -> None:
         config_file = kwargs.pop("config")
         extras = {n: kwargs.pop(n) for n in extra_names}
+        if extras.get("resume") is not None and os.environ.get("RANK", "0") == "0":  # once under torchrun
+            ignored = ignored_with_resume(kwargs["data"], config_file, {k: v for k, v in kwargs.items() if k != "data"})
+            if ignored:
+                Console(highlight=False, soft_wrap=True).print(
+                    f"note: {', '.join(ignored)} {'is' if len(ignored) == 1 else 'are'} ignored with --resume: the run "
+                    f"keeps its saved configuration ({Path(extras['resume']) / 'config.json'}).", style="yellow", markup=False)
         file_values = load_config_file(config_file) if config_file else {}
         cfg = build_config(cls, file_values, **kwargs)
         run(cfg, **extras)
