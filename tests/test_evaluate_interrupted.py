@@ -10,6 +10,7 @@ import classifykit.engine.trainer as trainer
 from classifykit import runfolder as rf
 from classifykit.cli.app import app
 from classifykit.config import TextConfig
+from classifykit.errors import ClassifykitError
 from classifykit.io import read_csv_rows, read_json
 from classifykit.tasks.evaluate import TrainingProgress, evaluate_run, training_note, training_progress
 from classifykit.tasks.text import train_text
@@ -113,3 +114,26 @@ def test_unknown_progress_adds_null(tmp_path):
     assert training_progress(run) is None and training_note(run) is None
     report, _ = evaluate_run(run, device="cpu")
     assert report["training_complete"] is None
+
+
+def test_run_stopped_during_epoch_1_is_one_clear_error(tmp_path, monkeypatch):
+    def killed(*args, **kwargs):
+        raise Killed
+
+    monkeypatch.setattr(trainer, "train_one_epoch", killed)
+    with pytest.raises(Killed):
+        train_text(_cfg(tmp_path, epochs=40))
+    monkeypatch.undo()
+    run = tmp_path / "runs" / "r"
+    assert not (run / rf.WEIGHTS).exists() and not (run / rf.LAST_CHECKPOINT).exists()
+    assert training_progress(run) == TrainingProgress(epochs_run=0, epochs=40, best_epoch=0, stopped_early=False)
+    assert training_note(run) is None
+    message = (f"{run} has no finished epoch (training stopped during epoch 1 of 40): there is no model to "
+               f"evaluate, and no checkpoint to resume from. Train it again: classifykit train text "
+               f"{tmp_path / 'reviews.csv'}")
+    with pytest.raises(ClassifykitError) as e:
+        evaluate_run(run, device="cpu")
+    assert str(e.value) == message
+    result = CliRunner().invoke(app, ["evaluate", str(run), "--device", "cpu"])
+    assert str(result.exception) == message
+    assert "note:" not in result.output and not (run / rf.EVAL).exists()

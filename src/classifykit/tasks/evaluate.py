@@ -4,7 +4,8 @@ Without ``--data`` the run's own test split (``split.csv``) is evaluated again; 
 item of another labelled folder or manifest is, its labels mapped onto the saved class list by name
 (never a rebuilt index). Writes ``eval.json``, ``confusion.csv`` and ``test_predictions.csv`` (for
 ``--data``, into ``RUN/eval-<data name>/``). A run whose training was interrupted is evaluated too
-(its best model so far); :func:`training_note` says so and how to resume.
+(its best model so far); :func:`training_note` says so and how to resume. A run stopped during its
+first epoch has no model: :func:`check_has_model` says so instead.
 """
 
 from __future__ import annotations
@@ -81,11 +82,35 @@ def training_progress(run: Path) -> TrainingProgress | None:
     return TrainingProgress(len(val_acc), epochs, best_epoch, patience > 0 and bad_epochs >= patience)
 
 
-def training_note(run: Path) -> str | None:
-    """The note printed before evaluating a run whose training did not finish (None if it did, or
-    if the run folder does not say): how far it got, which epoch's model is evaluated, how to resume."""
+def check_has_model(run: Path) -> None:
+    """Refuse a run that never finished an epoch: it has no ``model.safetensors`` (the best model is
+    saved at the end of an epoch) and no ``checkpoints/last.pt`` to resume from.
+
+    Raises:
+        ClassifykitError: naming the run, where training stopped and how to start it again.
+    """
+    run = Path(run)
+    if (run / rf.WEIGHTS).is_file():
+        return
     progress = training_progress(run)
-    if progress is None or progress.complete:
+    if progress is None or progress.epochs_run > 0:
+        return  # the weights file went missing later, or the folder does not say: loading it says so
+    task = "text" if run_task(run) == "text" else "images"
+    try:
+        data = read_json(run / rf.CONFIG)["config"]["data"] or "DATA"
+    except (OSError, KeyError, TypeError, ClassifykitError):
+        data = "DATA"
+    raise ClassifykitError(
+        f"{run} has no finished epoch (training stopped during epoch 1 of {progress.epochs}): there is no model to evaluate, "
+        f"and no checkpoint to resume from. Train it again: classifykit train {task} {data}")
+
+
+def training_note(run: Path) -> str | None:
+    """The note printed before evaluating a run whose training did not finish (None if it did, if
+    no epoch finished (:func:`check_has_model` refuses such a run), or if the run folder does not
+    say): how far it got, which epoch's model is evaluated, how to resume."""
+    progress = training_progress(run)
+    if progress is None or progress.complete or progress.epochs_run == 0:
         return None
     task = "text" if run_task(run) == "text" else "images"
     return (f"note: training of this run stopped after epoch {progress.epochs_run} of {progress.epochs} "
@@ -146,9 +171,13 @@ def evaluate_run(run: Path, data: str | None = None, *, batch_size: int = 256, d
 
     ``eval.json`` also gets ``"training_complete"``: False when training was interrupted (the best
     model so far was evaluated), None when the run folder does not say (see :func:`training_progress`).
+
+    Raises:
+        ClassifykitError: see :func:`check_has_model` and :func:`evaluate_images`.
     """
     if batch_size < 1:
         raise ClassifykitError(f"--batch-size {batch_size}: must be at least 1.")
+    check_has_model(run)
     if run_task(run) == "text":
         from classifykit.tasks.text import evaluate_text
 
