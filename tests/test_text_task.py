@@ -95,9 +95,10 @@ def test_read_texts_for_predict(tmp_path):
     (tmp_path / "a.txt").write_text("first text\n\nsecond, text\n", encoding="utf-8")
     (tmp_path / "b.jsonl").write_text('{"review": "x"}\n{"review": null}\n', encoding="utf-8")
     (tmp_path / "c.tsv").write_text('sentence\tother\nsaid "hi\t1\n', encoding="utf-8")
-    assert read_texts(str(tmp_path / "a.txt")) == ["first text", "second, text"]
-    assert read_texts(str(tmp_path / "b.jsonl")) == ["x", ""]
-    assert read_texts(str(tmp_path / "c.tsv")) == ['said "hi']
+    a, b, c = (str(tmp_path / name) for name in ("a.txt", "b.jsonl", "c.tsv"))
+    assert read_texts(a) == ([(f"{a}:1", "first text"), (f"{a}:3", "second, text")], 1)
+    assert read_texts(b) == ([(f"{b}:1", "x"), (f"{b}:2", "")], 0)
+    assert read_texts(c) == ([(f"{c}:2", 'said "hi')], 0)
 
 
 def test_bad_options_name_the_flag(tmp_path):
@@ -158,10 +159,12 @@ def test_evaluate_and_predict_text(tmp_path, monkeypatch):
     n, failures = predict_text(run, [str(tmp_path / "in.txt"), "-"], ["", "lovely superb"], tmp_path / "p.csv",
                                top_k=5, device="cpu")
     rows = read_csv_rows(tmp_path / "p.csv")
-    assert (n, failures) == (5, [])
+    assert (n, failures) == (4, [("--text 1", "empty text: nothing to classify (training skips such texts too)")])
     assert [r["input"] for r in rows] == ["--text 1", "--text 2", f"{tmp_path / 'in.txt'}:1", f"{tmp_path / 'in.txt'}:2", "stdin:1"]
     assert [r["text"] for r in rows] == ["", "lovely superb", "great superb lovely film", "zzz unknown words",
                                          "awful dull poor"]
+    assert rows[0]["label"] == "" and rows[0]["error"] == failures[0][1]
+    rows = rows[1:]
     model, meta, vocab = load_trained_text_model(run, torch.device("cpu"))
     probs = predict_probabilities(model, [r["text"] for r in rows], vocab, meta["max_length"], torch.device("cpu"))
     assert [r["label"] for r in rows] == [meta["classes"][i] for i in probs.argmax(1).tolist()]

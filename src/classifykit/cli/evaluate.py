@@ -67,4 +67,4 @@ def predict_command(
     n, failures = predict_run(run, list(inputs or []), list(text or []), out, top_k=top_k, batch_size=batch_size, device=device)
     for path, error in failures:
         console.print(f"[yellow]skipped[/] {path}: {error}")
-    console.print(f"{n} predictions written to {out}" + (f"; {len(failures)} inputs could not be read" if failures else ""))
+    console.print(f"{n} predictions written to {out}" + (f"; {len(failures)} inputs could not be predicted (see its error column)" if failures else ""))

@@ -348,7 +348,7 @@ def evaluate_text(run: Path, data: str | None = None, *, batch_size: int = 256, 
     return write_evaluation(out_dir, items, y, logits, meta["classes"], split=split), out_dir
 
 
-PREDICTION_COLUMNS = ["input", "text", "label", "probability", "top_k"]
+PREDICTION_COLUMNS = ["input", "text", "label", "probability", "top_k", "error"]
 
 
 def predict_text(run: Path, inputs: list[str], texts: list[str], out: Path, *, top_k: int = 3, batch_size: int = 64,
@@ -356,30 +356,56 @@ def predict_text(run: Path, inputs: list[str], texts: list[str], out: Path, *, t
     """Classify ``texts`` (``--text``), the texts of each file in ``inputs`` (see
     :func:`classifykit.text.inference.read_texts`; ``-`` is stdin) or, with neither, stdin; write ``out``.
 
-    Columns: ``input`` (``--text N``, ``<file>:N`` or ``stdin:N``, N 1-based), ``text``, ``label``,
-    ``probability`` (of that label), ``top_k`` (``class:prob`` pairs joined by ``;``). Every text gets
-    probabilities, even an empty or all out-of-vocabulary one. Returns ``(number predicted, [])``.
+    Columns: ``input`` (``--text N``, ``<file>:<line>`` or ``stdin:<line>``, both 1-based), ``text``,
+    ``label``, ``probability`` (of that label), ``top_k`` (``class:prob`` pairs joined by ``;``),
+    ``error``. Blank lines of files and stdin are skipped, their count printed once. A text with no
+    letter or digit (``--text ""``, ``!!!``), which training skips too, gets no label and the reason
+    in ``error``; every other text gets probabilities, an all out-of-vocabulary one included.
+
+    Returns:
+        ``(number predicted, [(input, error), ...])``.
 
     Raises:
         ClassifykitError: not a finished text run, or an input file that is missing or undecodable.
     """
     from classifykit.text.inference import predict_probabilities, read_texts
+    from classifykit.text.read import text_problem
 
     run = Path(run)
     cfg = load_saved_config(run, TextConfig)
     sources = [(f"--text {i}", t) for i, t in enumerate(texts, start=1)]
+    blank: dict[str, int] = {}
     for name in inputs or ([] if texts else ["-"]):
-        label = "stdin" if name == "-" else name
-        sources += [(f"{label}:{i}", t) for i, t in enumerate(read_texts(name, cfg.encoding, cfg.text_column), start=1)]
+        pairs, blank[name] = read_texts(name, cfg.encoding, cfg.text_column)
+        sources += pairs
+    if sum(blank.values()):
+        print(blank_lines_note(blank), flush=True)
+    problems = [text_problem(text) for _, text in sources]
+    usable = [text for (_, text), problem in zip(sources, problems) if problem is None]
     dev = select_device(device)
     model, meta, vocab = load_trained_text_model(run, dev)
     classes = meta["classes"]
-    probs = predict_probabilities(model, [t for _, t in sources], vocab, meta.get("max_length"), dev, batch_size)
     k = max(1, min(top_k, len(classes)))
-    rows = []
-    if len(sources):
-        top_p, top_i = probs.topk(k, 1)
-        for (where, text), p, i in zip(sources, top_p.tolist(), top_i.tolist()):
-            rows.append([where, text, classes[i[0]], f"{p[0]:.6f}", ";".join(f"{classes[c]}:{q:.4f}" for q, c in zip(p, i))])
+    top = iter([])
+    if usable:
+        top_p, top_i = predict_probabilities(model, usable, vocab, meta.get("max_length"), dev, batch_size).topk(k, 1)
+        top = zip(top_p.tolist(), top_i.tolist())
+    rows, failures = [], []
+    for (where, text), problem in zip(sources, problems):
+        if problem is not None:
+            error = f"{problem}: nothing to classify (training skips such texts too)"
+            rows.append([where, text, "", "", "", error])
+            failures.append((where, error))
+            continue
+        p, i = next(top)
+        rows.append([where, text, classes[i[0]], f"{p[0]:.6f}", ";".join(f"{classes[c]}:{q:.4f}" for q, c in zip(p, i)), ""])
     write_csv(out, PREDICTION_COLUMNS, rows)
-    return len(rows), []
+    return len(rows) - len(failures), failures
+
+
+def blank_lines_note(blank: dict[str, int]) -> str:
+    """``"1 blank line skipped"`` or ``"3 blank lines skipped (a.txt 2, stdin 1)"`` from ``{input: count}``."""
+    counts = {("stdin" if name == "-" else name): n for name, n in blank.items() if n}
+    total = sum(counts.values())
+    note = f"{total} blank line{'' if total == 1 else 's'} skipped"
+    return note if len(counts) == 1 else f"{note} ({', '.join(f'{name} {n}' for name, n in counts.items())})"

@@ -85,17 +85,21 @@ def labelled_texts(data: str | Path, classes: list[str], encoding: str = "utf-8"
     return [str(r) for r in corpus.rows.tolist()], list(corpus.texts), targets, corpus.skipped
 
 
-def read_texts(source: str, encoding: str = "utf-8", text_column: str | None = None) -> list[str]:
+def read_texts(source: str, encoding: str = "utf-8",
+               text_column: str | None = None) -> tuple[list[tuple[str, str]], int]:
     """Texts to predict from ``source``: ``-`` (stdin, one text per line), a ``.csv``/``.tsv``/``.jsonl``
     table (its text column; labels not needed), or any other file (one text per line).
 
-    Blank lines are skipped; a text that is empty after tokenization still gets a prediction.
+    Returns ``([(where, text), ...], blank lines skipped)``; ``where`` is ``<source>:<line>`` with the
+    1-based line number in the file (``stdin:<line>`` for ``-``; for a table, the line its row starts
+    on). Blank (empty or whitespace-only) lines of a text or JSONL file are skipped and counted;
+    every other text is returned, even one that holds no word (the caller decides about those).
 
     Raises:
         ClassifykitError: a missing file, an undecodable one (suggests ``--encoding``) or no text column.
     """
     if source == "-":
-        return [line for line in sys.stdin.read().splitlines() if line.strip()]
+        return _lines("stdin", sys.stdin.read())
     path = Path(source)
     if path.is_dir():
         raise ClassifykitError(f"{path}: a folder; a text run predicts texts: give --text, a file of texts (one per line, or a CSV/TSV/JSONL) or stdin.")
@@ -105,17 +109,24 @@ def read_texts(source: str, encoding: str = "utf-8", text_column: str | None = N
 
         table = read_table(path, encoding)
         col = table.columns.index(pick_column(table.columns, text_column, TEXT_COLUMNS, "texts", "--text-column", path))
-        return [row[col] for row in table.rows]
-    if suffix in (".jsonl", ".ndjson"):
-        from classifykit.text.read import parse_jsonl_line
+        return [(f"{source}:{line}", row[col]) for row, line in zip(table.rows, table.line_numbers)], 0
+    pairs, blank = _lines(source, read_text_file(path, encoding))
+    if suffix not in (".jsonl", ".ndjson"):
+        return pairs, blank
+    from classifykit.text.read import parse_jsonl_line
 
-        objs = [parse_jsonl_line(line, f"{path.name}:{n}")
-                for n, line in enumerate(read_text_file(path, encoding).splitlines(), start=1) if line.strip()]
-        if not objs:
-            return []
-        key = pick_column(list(objs[0]), text_column, TEXT_COLUMNS, "texts", "--text-column", path)
-        return ["" if o.get(key) is None else str(o.get(key)) for o in objs]
-    return [line for line in read_text_file(path, encoding).splitlines() if line.strip()]
+    objs = [(where, parse_jsonl_line(line, where)) for where, line in pairs]
+    if not objs:
+        return [], blank
+    key = pick_column(list(objs[0][1]), text_column, TEXT_COLUMNS, "texts", "--text-column", path)
+    return [(where, "" if o.get(key) is None else str(o.get(key))) for where, o in objs], blank
+
+
+def _lines(name: str, content: str) -> tuple[list[tuple[str, str]], int]:
+    """``([(f"{name}:{line number}", line), ...], blank lines)`` of ``content``, blank lines left out."""
+    lines = content.splitlines()
+    pairs = [(f"{name}:{n}", line) for n, line in enumerate(lines, start=1) if line.strip()]
+    return pairs, len(lines) - len(pairs)
 
 
 def predict_probabilities(model: torch.nn.Module, texts: list[str], vocab: Vocab, max_length: int | None,

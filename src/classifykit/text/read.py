@@ -71,6 +71,12 @@ def skip_reason(text: object, label: object) -> str | None:
     """Why a record cannot be used, or None: missing label / missing text / no letters or digits."""
     if canonical_label(label) is None:
         return "missing label"
+    return text_problem(text)
+
+
+def text_problem(text: object) -> str | None:
+    """Why ``text`` cannot be classified, or None: missing, not a string, or no letter or digit
+    (empty, whitespace-only, punctuation-only). Training skips such texts and predict reports them."""
     if text is None:
         return "missing text"
     if isinstance(text, (dict, list)):
