@@ -6,6 +6,7 @@ import pytest
 import torch
 from test_text_task import _cfg
 
+from classifykit.errors import ClassifykitError
 from classifykit.io import read_csv_rows
 from classifykit.tasks.text import load_trained_text_model, predict_text, train_text
 from classifykit.text.inference import predict_probabilities
@@ -45,3 +46,23 @@ def test_texts_without_a_word_are_errors_and_unknown_words_get_probabilities(run
     assert [r["label"] for r in rows[2:]] == [meta["classes"][i] for i in probs.argmax(1).tolist()]
     assert [float(r["probability"]) for r in rows[2:]] == pytest.approx(probs.max(1).values.tolist(), abs=1e-6)
     assert [r["error"] for r in rows[2:]] == ["", ""] and rows[3]["label"] == "pos"
+
+
+def test_a_latin1_file_predicts_with_encoding(run, tmp_path):
+    # The undecodable-file error told users to pass --encoding, which predict did not have.
+    from typer.testing import CliRunner
+
+    import classifykit.cli  # noqa: F401  (registers the commands)
+    from classifykit.cli.app import app
+
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("très bon film superb\nmauvais café dull\n".encode("latin-1"))
+    with pytest.raises(ClassifykitError, match=r"not valid utf-8 at byte 2 \(line 1\); pass the file's encoding with --encoding"):
+        predict_text(run, [str(latin)], [], tmp_path / "p.csv", device="cpu")
+    result = CliRunner().invoke(app, ["predict", str(run), str(latin), "--encoding", "latin-1", "--out",
+                                      str(tmp_path / "p.csv"), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    rows = read_csv_rows(tmp_path / "p.csv")
+    assert [(r["input"], r["text"], r["error"]) for r in rows] == [
+        (f"{latin}:1", "très bon film superb", ""), (f"{latin}:2", "mauvais café dull", "")]
+    assert all(0.5 <= float(r["probability"]) <= 1.0 for r in rows)

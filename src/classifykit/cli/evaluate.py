@@ -60,11 +60,22 @@ def predict_command(
     top_k: int = typer.Option(3, "--top-k", help="How many top classes to list per input."),
     batch_size: int = typer.Option(64, "--batch-size", help="Batch size."),
     device: str = typer.Option("auto", "--device", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps."),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help="Encoding of text input files (text runs; default: the run's training --encoding, else utf-8), e.g. latin-1 or cp1252."),
 ) -> None:
-    """Predict classes with a trained run's best model; writes a CSV (input, label, probability, top-k)."""
-    from classifykit.tasks.evaluate import predict_run
+    """Predict classes with a trained run's best model; writes a CSV (input, label, probability, top-k, error)."""
+    from classifykit.errors import ClassifykitError
+    from classifykit.tasks.evaluate import predict_run, run_task
 
-    n, failures = predict_run(run, list(inputs or []), list(text or []), out, top_k=top_k, batch_size=batch_size, device=device)
+    if run_task(run) == "text":
+        # Straight to the text task: predict_run has no --encoding to pass on.
+        from classifykit.tasks.text import predict_text
+
+        n, failures = predict_text(run, list(inputs or []), list(text or []), out, top_k=top_k, batch_size=batch_size,
+                                   device=device, encoding=encoding)
+    elif encoding is not None:
+        raise ClassifykitError(f"--encoding: {run} is an image run; --encoding sets how a text run's input files are read.")
+    else:
+        n, failures = predict_run(run, list(inputs or []), list(text or []), out, top_k=top_k, batch_size=batch_size, device=device)
     for path, error in failures:
         console.print(f"[yellow]skipped[/] {path}: {error}")
     console.print(f"{n} predictions written to {out}" + (f"; {len(failures)} inputs could not be predicted (see its error column)" if failures else ""))

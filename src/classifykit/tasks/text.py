@@ -352,9 +352,10 @@ PREDICTION_COLUMNS = ["input", "text", "label", "probability", "top_k", "error"]
 
 
 def predict_text(run: Path, inputs: list[str], texts: list[str], out: Path, *, top_k: int = 3, batch_size: int = 64,
-                 device: str = "auto") -> tuple[int, list[tuple[str, str]]]:
+                 device: str = "auto", encoding: str | None = None) -> tuple[int, list[tuple[str, str]]]:
     """Classify ``texts`` (``--text``), the texts of each file in ``inputs`` (see
     :func:`classifykit.text.inference.read_texts`; ``-`` is stdin) or, with neither, stdin; write ``out``.
+    Files are read in ``encoding`` (``--encoding``; None: the run's saved ``--encoding``, utf-8 by default).
 
     Columns: ``input`` (``--text N``, ``<file>:<line>`` or ``stdin:<line>``, both 1-based), ``text``,
     ``label``, ``probability`` (of that label), ``top_k`` (``class:prob`` pairs joined by ``;``),
@@ -366,17 +367,20 @@ def predict_text(run: Path, inputs: list[str], texts: list[str], out: Path, *, t
         ``(number predicted, [(input, error), ...])``.
 
     Raises:
-        ClassifykitError: not a finished text run, or an input file that is missing or undecodable.
+        ClassifykitError: not a finished text run, ``--batch-size``/``--top-k`` below 1, or an input
+            file that is missing or undecodable.
     """
     from classifykit.text.inference import predict_probabilities, read_texts
     from classifykit.text.read import text_problem
 
+    if batch_size < 1 or top_k < 1:
+        raise ClassifykitError(f"--batch-size {batch_size} / --top-k {top_k}: both must be at least 1.")
     run = Path(run)
     cfg = load_saved_config(run, TextConfig)
     sources = [(f"--text {i}", t) for i, t in enumerate(texts, start=1)]
     blank: dict[str, int] = {}
     for name in inputs or ([] if texts else ["-"]):
-        pairs, blank[name] = read_texts(name, cfg.encoding, cfg.text_column)
+        pairs, blank[name] = read_texts(name, encoding or cfg.encoding, cfg.text_column)
         sources += pairs
     if sum(blank.values()):
         print(blank_lines_note(blank), flush=True)
