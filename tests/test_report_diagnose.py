@@ -129,3 +129,31 @@ def test_diagnose_run_combines_steps_and_metrics():
     titles = [f.title for f in diagnose_run(steps, None, 2.0)]
     assert titles == ["Exploding gradients", "Vanishing gradients", "Gradient clipping"]
     assert diagnose_run(None, None, None) == []
+
+
+def test_no_clipping_note_advises_clipping_only_for_recurrent_models():
+    norms = np.full(100, 4.0)
+    cnn = diagnose_clipping(norms, None, None)
+    assert cnn.message == "Clipping was off (the default for image models)." and "Recurrent" not in cnn.message
+    rnn = diagnose_clipping(norms, None, None, recurrent=True)
+    assert rnn.message.startswith("Clipping was off (--clip-grad-norm none). Recurrent models usually want it")
+    steps = {"step": np.arange(1, 101, dtype=float), "grad_norm": norms}
+    assert "Recurrent" not in diagnose_run(steps, None, None)[-1].message
+    assert "Recurrent" in diagnose_run(steps, None, None, recurrent=True)[-1].message
+
+
+def test_interrupted_run_says_where_training_stopped():
+    epoch = np.arange(1, 8)
+    val_acc = np.linspace(0.5, 0.8, 7)
+    metrics = {"epoch": epoch, "train_loss": 1 / epoch, "val_loss": 1 / epoch, "val_acc": val_acc}
+    interrupted, still = diagnose_run(None, metrics, None, interrupted_at=(7, 30))
+    assert (interrupted.level, interrupted.title) == ("warning", "Training interrupted")
+    assert interrupted.message.startswith("Training stopped at epoch 7 of 30 (interrupted): the curves")
+    assert "--resume" in interrupted.message and "to run the other 23" in interrupted.message
+    assert still.title == "Still improving"
+    assert "training stopped at epoch 7 of 30 (interrupted), so resuming it (--resume)" in still.message
+    assert "more epochs (--epochs)" not in still.message
+    (finished,) = diagnose_run(None, metrics, None)
+    assert "more epochs (--epochs) would likely help" in finished.message
+    (none_finished,) = diagnose_run(None, None, None, interrupted_at=(0, 30))
+    assert none_finished.message.startswith("Training stopped during epoch 1 of 30 (interrupted): no epoch finished")

@@ -153,3 +153,22 @@ def test_cli_report(tmp_path):
     assert f"report: {run / 'report.html'}" in result.output
     result = CliRunner().invoke(app, ["report", str(tmp_path / "nope")])
     assert isinstance(result.exception, ClassifykitError) and "no such folder" in str(result.exception)
+
+
+def test_interrupted_run_report_says_where_training_stopped(tmp_path):
+    run = make_image_run(tmp_path)
+    saved = json.loads((run / "config.json").read_text())
+    saved["config"].update(epochs=30, patience=5)
+    (run / "config.json").write_text(json.dumps(saved))
+    html = write_report(run).read_text(encoding="utf-8")
+    assert "epoch 3 of 4; training stopped at epoch 4 of 30 (interrupted)" in html  # header: best val accuracy
+    assert "<b>Training interrupted</b>Training stopped at epoch 4 of 30 (interrupted)" in html
+
+
+def test_image_run_without_clipping_is_not_told_recurrent_advice(tmp_path):
+    run = make_image_run(tmp_path)
+    saved = json.loads((run / "config.json").read_text())
+    saved["config"]["clip_grad_norm"] = None
+    (run / "config.json").write_text(json.dumps(saved))
+    html = write_report(run).read_text(encoding="utf-8")
+    assert "Clipping was off (the default for image models)." in html and "Recurrent models" not in html

@@ -3,6 +3,7 @@ reading them back (report.rundata)."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -182,3 +183,24 @@ def test_true_false_and_empty_cells(tmp_path):
     steps = load_run(run_dir).steps
     assert steps["clipped"].tolist() == [1.0, 0.0, 1.0]
     assert steps["grad_norm"][0] == 0.5 and np.isnan(steps["grad_norm"][1:]).all()
+
+
+def _config(run: Path, **values) -> None:
+    path = run / "config.json"
+    saved = json.loads(path.read_text())
+    saved["config"].update(values)
+    write_json(path, saved)
+
+
+def test_interrupted_at_reads_the_configured_epochs(tmp_path):
+    run_dir = make_image_run(tmp_path)  # config epochs 4, 4 rows in metrics.csv
+    assert load_run(run_dir).interrupted_at is None
+    _config(run_dir, epochs=30, patience=5)
+    assert load_run(run_dir).interrupted_at == (4, 30)
+    _config(run_dir, patience=1)  # val acc fell in epoch 4: patience 1 stopped it early
+    assert load_run(run_dir).interrupted_at is None
+    _config(run_dir, patience=0)
+    assert load_run(run_dir).interrupted_at == (4, 30)
+    eval_json = json.loads((run_dir / "eval.json").read_text())
+    write_json(run_dir / "eval.json", {**eval_json, "training_complete": True})
+    assert load_run(run_dir).interrupted_at is None

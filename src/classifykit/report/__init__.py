@@ -28,7 +28,8 @@ __all__ = ["write_report", "render_report", "SCREENSHOT"]
 def render_report(run: RunData) -> str:
     """The HTML text of the report for an already loaded run (writes the figure PNGs as a side effect)."""
     figs = make_figures(run)
-    findings = diagnose_run(run.steps, run.metrics, run.clip_grad_norm)
+    findings = diagnose_run(run.steps, run.metrics, run.clip_grad_norm, recurrent=run.task == "text",
+                            interrupted_at=run.interrupted_at)
     wrong, n_wrong = [], 0
     if run.predictions:
         n_wrong = len(confidently_wrong(run.predictions, len(run.predictions)))

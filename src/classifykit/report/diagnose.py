@@ -186,14 +186,18 @@ def clipped_fraction(grad_norm: np.ndarray, clipped: np.ndarray | None, clip: fl
     return float(np.mean(x > clip)) if x.size else 0.0
 
 
-def diagnose_clipping(grad_norm: np.ndarray, clipped: np.ndarray | None, clip: float | None) -> Finding:
-    """How often clipping acted, with advice when it acts on most steps (or is off)."""
+def diagnose_clipping(grad_norm: np.ndarray, clipped: np.ndarray | None, clip: float | None, *,
+                      recurrent: bool = False) -> Finding:
+    """How often clipping acted, with advice when it acts on most steps (or, for a ``recurrent``
+    model, is off)."""
     x = np.asarray(grad_norm, dtype=np.float64)
     finite = x[np.isfinite(x)]
     if clip is None:  # only a note: a spike, if any, gets its own warning recommending clipping
-        return Finding("ok", "No gradient clipping",
-                       "Clipping was off (--clip-grad-norm not set). Recurrent models usually want it "
-                       f"(e.g. --clip-grad-norm 1.0; {PASCANU}).")
+        if recurrent:
+            return Finding("ok", "No gradient clipping",
+                           "Clipping was off (--clip-grad-norm none). Recurrent models usually want it "
+                           f"(e.g. --clip-grad-norm 1.0, the text default; {PASCANU}).")
+        return Finding("ok", "No gradient clipping", "Clipping was off (the default for image models).")
     frac = clipped_fraction(x, clipped, clip)
     median = float(np.median(finite)) if finite.size else float("nan")
     if frac > 0.5:
@@ -206,9 +210,31 @@ def diagnose_clipping(grad_norm: np.ndarray, clipped: np.ndarray | None, clip: f
                    f"Clipping at {clip:g} acted on {100 * frac:.1f}% of steps (median norm {median:.3g}).")
 
 
+def stopped_text(interrupted_at: tuple[int, int]) -> str:
+    """``"training stopped at epoch 7 of 30 (interrupted)"`` for ``(epochs run, epochs configured)``."""
+    epochs_run, epochs = interrupted_at
+    if epochs_run == 0:
+        return f"training stopped during epoch 1 of {epochs} (interrupted)"
+    return f"training stopped at epoch {epochs_run} of {epochs} (interrupted)"
+
+
+def diagnose_interrupted(interrupted_at: tuple[int, int] | None) -> list[Finding]:
+    """A warning when training stopped short of its configured epochs without early stopping."""
+    if interrupted_at is None:
+        return []
+    epochs_run, epochs = interrupted_at
+    if epochs_run == 0:
+        advice = "no epoch finished, so there is no model and no checkpoint: train it again."
+    else:
+        advice = (f"the curves, the diagnosis and the saved model cover only those epochs. Continue it with "
+                  f"--resume (classifykit train ... --resume <run folder>) to run the other {epochs - epochs_run}.")
+    return [Finding("warning", "Training interrupted", f"{stopped_text(interrupted_at).capitalize()}: {advice}")]
+
+
 def diagnose_epochs(epoch: np.ndarray, train_loss: np.ndarray, val_loss: np.ndarray,
-                    val_acc: np.ndarray) -> list[Finding]:
-    """Overfitting (val loss rising from its minimum while train loss falls) and "still improving".
+                    val_acc: np.ndarray, interrupted_at: tuple[int, int] | None = None) -> list[Finding]:
+    """Overfitting (val loss rising from its minimum while train loss falls) and "still improving"
+    (which, when ``interrupted_at`` = ``(epochs run, epochs configured)``, points to resuming).
 
     All arrays have shape ``E`` (one value per epoch, accuracies as fractions).
     """
@@ -225,23 +251,32 @@ def diagnose_epochs(epoch: np.ndarray, train_loss: np.ndarray, val_loss: np.ndar
                 f"stronger augmentation (--augment strong), more weight decay, label smoothing "
                 f"(--label-smoothing 0.1), earlier stopping (--patience), or more data."))
     if len(epoch) >= 2 and np.isfinite(va[-2:]).all() and va[-1] >= np.nanmax(va) and va[-1] - va[-2] > 0.005:
+        advice = ("more epochs (--epochs) would likely help" if interrupted_at is None else
+                  f"{stopped_text(interrupted_at)}, so resuming it (--resume) to run the other "
+                  f"{interrupted_at[1] - interrupted_at[0]} would likely help")
         findings.append(Finding(
             "info", "Still improving",
             f"Validation accuracy rose by {100 * (va[-1] - va[-2]):.1f} points in the last epoch and is at its "
-            f"best: more epochs (--epochs) would likely help."))
+            f"best: {advice}."))
     return findings
 
 
 def diagnose_run(steps: dict[str, np.ndarray] | None, metrics: dict[str, np.ndarray] | None,
-                 clip: float | None) -> list[Finding]:
-    """All diagnoses for one run, from steps.csv and metrics.csv columns (either may be None)."""
-    findings: list[Finding] = []
+                 clip: float | None, *, recurrent: bool = False,
+                 interrupted_at: tuple[int, int] | None = None) -> list[Finding]:
+    """All diagnoses for one run, from steps.csv and metrics.csv columns (either may be None).
+
+    ``recurrent``: the model is an RNN (text runs), which wants clipping; ``interrupted_at``:
+    ``(epochs run, epochs configured)`` of a run that stopped short (``RunData.interrupted_at``).
+    """
+    findings: list[Finding] = diagnose_interrupted(interrupted_at)
     if steps and "grad_norm" in steps and len(steps["grad_norm"]):
         step = steps.get("step", np.arange(1, len(steps["grad_norm"]) + 1))
         findings += diagnose_explosion(step, steps["grad_norm"], steps.get("skipped"), clip)
         groups = {c[3:]: v for c, v in steps.items() if c.startswith("gn:")}
         findings += diagnose_vanishing(groups)
-        findings.append(diagnose_clipping(steps["grad_norm"], steps.get("clipped"), clip))
+        findings.append(diagnose_clipping(steps["grad_norm"], steps.get("clipped"), clip, recurrent=recurrent))
     if metrics and all(k in metrics for k in ("epoch", "train_loss", "val_loss", "val_acc")):
-        findings += diagnose_epochs(metrics["epoch"], metrics["train_loss"], metrics["val_loss"], metrics["val_acc"])
+        findings += diagnose_epochs(metrics["epoch"], metrics["train_loss"], metrics["val_loss"], metrics["val_acc"],
+                                    interrupted_at)
     return findings

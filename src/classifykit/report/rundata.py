@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,19 @@ from classifykit import runfolder as rf
 from classifykit.errors import ClassifykitError
 
 _KNOWN_FILES = (rf.CONFIG, rf.MANIFEST, rf.SPLIT, rf.CLASSES, rf.METRICS, rf.STEPS, rf.MODEL_META, rf.EVAL)
+
+
+def replay_early_stopping(val_acc: Sequence[float], patience: int) -> tuple[int, bool]:
+    """``(best epoch, stopped early)`` after these epochs' val accuracies, as ``engine.trainer.fit``
+    decides them: a strictly better accuracy is a new best (1-based epoch; 0 if none); ``patience`` > 0
+    epochs in a row without one stop training."""
+    best, best_epoch, bad_epochs = -math.inf, 0, 0
+    for epoch, acc in enumerate(val_acc, 1):
+        if acc > best:
+            best, best_epoch, bad_epochs = acc, epoch, 0
+        else:
+            bad_epochs += 1
+    return best_epoch, patience > 0 and bad_epochs >= patience
 
 
 @dataclass
@@ -61,6 +75,20 @@ class RunData:
         """The clipping threshold from ``config.json`` (``config.clip_grad_norm``), or None."""
         value = self.config.get("clip_grad_norm")
         return float(value) if value is not None else None
+
+    @property
+    def interrupted_at(self) -> tuple[int, int] | None:
+        """``(epochs run, epochs configured)`` when training stopped short of ``config.json``'s
+        ``epochs`` without early stopping (killed or Ctrl-C); None when it finished, stopped early
+        (replayed from ``val_acc`` with the saved ``patience``), or the files do not say.
+        ``eval.json``'s ``training_complete`` (written by ``classifykit evaluate``) is trusted when true."""
+        epochs = self.config.get("epochs")
+        m = self.metrics
+        if (self.eval or {}).get("training_complete") is True or not isinstance(epochs, int) or not m or "val_acc" not in m:
+            return None
+        epochs_run = len(m["val_acc"])
+        _, stopped_early = replay_early_stopping(m["val_acc"].tolist(), int(self.config.get("patience") or 0))
+        return (epochs_run, epochs) if epochs_run < epochs and not stopped_early else None
 
     @property
     def group_norm_columns(self) -> list[str]:

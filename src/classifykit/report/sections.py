@@ -16,7 +16,7 @@ import numpy as np
 
 from classifykit import runfolder as rf
 from classifykit.report import figures as fg
-from classifykit.report.diagnose import Finding
+from classifykit.report.diagnose import Finding, stopped_text
 from classifykit.report.gallery import WrongItem
 from classifykit.report.html import figure
 from classifykit.report.rundata import RunData
@@ -100,6 +100,8 @@ def header(run: RunData) -> str:
     if m and "val_acc" in m and np.isfinite(m["val_acc"]).any():
         val = model.get("best_val_acc", float(np.nanmax(m["val_acc"])))
         where = f"epoch {best} of {len(m['epoch'])}" if best is not None else ""
+        if run.interrupted_at is not None:
+            where += f"; {stopped_text(run.interrupted_at)}"
         keys.append(f'<div class="key"><div class="v">{pct(val)}</div><div class="l">best val accuracy</div>'
                     f'<div class="s">{where}</div></div>')
     if ev and "macro_f1" in ev:

@@ -10,7 +10,6 @@ first epoch has no model: :func:`check_has_model` says so instead.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,13 +72,10 @@ def training_progress(run: Path) -> TrainingProgress | None:
         epochs, patience = int(config["epochs"]), int(config.get("patience") or 0)
     except (OSError, KeyError, TypeError, ValueError, ClassifykitError):
         return None  # the note is advice: a damaged log must not stop the evaluation
-    best, best_epoch, bad_epochs = -math.inf, 0, 0
-    for epoch, acc in enumerate(val_acc, 1):
-        if acc > best:
-            best, best_epoch, bad_epochs = acc, epoch, 0
-        else:
-            bad_epochs += 1
-    return TrainingProgress(len(val_acc), epochs, best_epoch, patience > 0 and bad_epochs >= patience)
+    from classifykit.report.rundata import replay_early_stopping
+
+    best_epoch, stopped_early = replay_early_stopping(val_acc, patience)
+    return TrainingProgress(len(val_acc), epochs, best_epoch, stopped_early)
 
 
 def check_has_model(run: Path) -> None:
