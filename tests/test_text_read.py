@@ -201,3 +201,22 @@ def test_system_entries_are_ignored_as_for_images(tmp_path):
     _texts(tmp_path / "flat" / "$RECYCLE.BIN", ["e.txt"])
     rec = read_records(tmp_path / "flat")
     assert (rec.where, rec.labels, rec.skipped) == (["neg/b.txt", "pos/a.txt"], ["neg", "pos"], [])
+
+
+def test_unsup_beside_the_split_folders_is_unlabelled_not_a_reason_to_refuse_the_split(tmp_path):
+    # imdb/{train,test}/{pos,neg} with imdb/unsup/*.txt was read as classes train/, test/ (no texts)
+    # and refused: the split level needed every folder to be a split name.
+    root = tmp_path / "imdb"
+    _texts(root / "train" / "pos", ["a.txt"])
+    _texts(root / "train" / "neg", ["b.txt"])
+    _texts(root / "test" / "pos", ["c.txt"])
+    _texts(root / "test" / "neg", ["d.txt"])
+    _texts(root / "unsup", ["e.txt", "f.txt"])
+    rec = read_records(root)
+    assert rec.where == ["test/neg/d.txt", "test/pos/c.txt", "train/neg/b.txt", "train/pos/a.txt"]
+    assert (rec.labels, rec.rows) == (["neg", "pos", "neg", "pos"], [0, 1, 2, 3])
+    assert rec.skipped == [("unsup/e.txt", "row 4: unlabelled text (unsup/ holds texts without a class)"),
+                           ("unsup/f.txt", "row 5: unlabelled text (unsup/ holds texts without a class)")]
+    # another folder beside the splits still means no split level, as for images
+    _texts(root / "extra", ["g.txt"])
+    assert read_records(root).where == ["extra/g.txt"]

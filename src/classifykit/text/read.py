@@ -161,7 +161,7 @@ def read_jsonl_records(path: Path, encoding: str, text_column: str | None,
     return out
 
 
-UNLABELLED_FOLDER = "unsup"  # aclImdb's unlabelled reviews (train/unsup/): no class, never read
+UNLABELLED_FOLDER = "unsup"  # aclImdb's unlabelled reviews (train/unsup/, or unsup/ beside train/): no class, never read
 
 
 def _subfolders(folder: Path) -> list[Path]:
@@ -179,13 +179,25 @@ def split_folders(root: Path) -> list[Path] | None:
 
     As for images (:mod:`classifykit.data.scan`, ``SPLIT_FOLDERS``): it applies only when every visible
     folder in ``root`` is a split name (``train``, ``val``/``valid``/``validation``, ``test``, any
-    letter case), ``train`` is one of them, and each holds subfolders.
+    letter case), ``train`` is one of them, and each holds subfolders. Unlike images, an ``unsup/``
+    folder may sit beside them (unlabelled texts, see :func:`read_folder_records`).
     """
-    folders = _subfolders(root)
+    folders = [p for p in _subfolders(root) if p.name.lower() != UNLABELLED_FOLDER]
     names = [p.name.lower() for p in folders]
     if "train" not in names or any(name not in SPLIT_FOLDERS for name in names):
         return None
     return folders if all(_subfolders(p) for p in folders) else None
+
+
+def text_folders(root: Path) -> list[tuple[Path, str]]:
+    """The folders of ``.txt`` files under ``root``, each with the prefix of its ``where``, in row order:
+    the class folders (under the split folders when there is a split level), then an ``unsup/``
+    beside the split folders."""
+    splits = split_folders(root)
+    if splits is None:
+        return [(folder, "") for folder in _subfolders(root)]
+    return ([(folder, f"{split.name}/") for split in splits for folder in _subfolders(split)]
+            + [(folder, "") for folder in _subfolders(root) if folder.name.lower() == UNLABELLED_FOLDER])
 
 
 def read_folder_records(root: Path, encoding: str) -> TextRecords:
@@ -194,29 +206,28 @@ def read_folder_records(root: Path, encoding: str) -> TextRecords:
     The class folders may sit under split folders (``root/train/pos/*.txt``, ``root/test/pos/*.txt``,
     see :func:`split_folders`): every split is read, the class comes from the inner folder, and
     ``where`` keeps the split (``train/pos/0_9.txt``); the text task then makes its own split of
-    them all. A class folder named ``unsup`` (aclImdb's unlabelled reviews) is not a class: its
-    files are listed in ``skipped`` as unlabelled, unread. Hidden and system entries are ignored as
-    for images (:func:`classifykit.data.scan.is_hidden`: ``.*``, ``__MACOSX``, ``Thumbs.db``, ...);
-    files are taken in sorted (split, class, file name) order, which defines the row numbers.
+    them all. A class folder named ``unsup`` (aclImdb's unlabelled reviews), or an ``unsup/`` beside
+    the split folders (``imdb/unsup/*.txt``), is not a class: its files are listed in ``skipped`` as
+    unlabelled, unread. Hidden and system entries are ignored as for images
+    (:func:`classifykit.data.scan.is_hidden`: ``.*``, ``__MACOSX``, ``Thumbs.db``, ...); files are
+    taken in sorted (split, class, file name) order, then those of a top-level ``unsup/``, which
+    defines the row numbers.
 
     Raises:
         ClassifykitError: no class subfolder holds ``.txt`` files, or a file is not valid in ``encoding``.
     """
     out = TextRecords(source=root)
-    levels = split_folders(root) or [root]
     row = labelled = 0
-    for level in levels:
-        prefix = "" if level == root else f"{level.name}/"
-        for folder in _subfolders(level):
-            unlabelled = folder.name.lower() == UNLABELLED_FOLDER
-            for file in _text_files(folder):
-                where = f"{prefix}{folder.name}/{file.name}"
-                if unlabelled:
-                    out.skipped.append((where, f"row {row}: unlabelled text ({folder.name}/ holds texts without a class)"))
-                else:
-                    out.add(row, where, read_text_file(file, encoding), folder.name)
-                    labelled += 1
-                row += 1
+    for folder, prefix in text_folders(root):
+        unlabelled = folder.name.lower() == UNLABELLED_FOLDER
+        for file in _text_files(folder):
+            where = f"{prefix}{folder.name}/{file.name}"
+            if unlabelled:
+                out.skipped.append((where, f"row {row}: unlabelled text ({folder.name}/ holds texts without a class)"))
+            else:
+                out.add(row, where, read_text_file(file, encoding), folder.name)
+                labelled += 1
+            row += 1
     if labelled == 0:
         raise ClassifykitError(f"{root}: no class subfolder holds .txt files; expected one subfolder per class "
                                "(for example pos/ and neg/, or train/pos/, train/neg/, test/pos/, test/neg/) "
