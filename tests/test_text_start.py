@@ -48,3 +48,49 @@ def test_a_start_that_fails_leaves_no_run_folder(tmp_path, case, match):
     with pytest.raises(ClassifykitError, match=match):
         train_text(_cfg(tmp_path, name=None, **options))
     assert list((tmp_path / "runs").glob("*")) == []  # runs/ itself may exist, empty
+
+
+def test_messages_say_what_is_wrong_in_our_words(tmp_path):
+    def error(**options):
+        with pytest.raises(ClassifykitError) as e:
+            train_text(_cfg(tmp_path, name=None, **options))
+        assert list((tmp_path / "runs").glob("*")) == []
+        return str(e.value)
+
+    # the same column for both: said up front (it used to end in "The validation data is empty")
+    assert error(text_column="text", label_column="text") == (
+        "--text-column text and --label-column text name the same column; the labels must be in a column of their own.")
+    # a header and no rows (it used to say "Found 0 class(es) []")
+    header = _write(tmp_path / "header.csv", "text,label\r\n")
+    assert error(data=header) == (
+        f"{header}: no data rows, only the header ('text', 'label'); add one row per text with its label.")
+    skipped = _write(tmp_path / "skipped.csv", "text,label\n,pos\n!!,neg\n")
+    assert error(data=skipped) == (
+        f"{skipped}: no usable text: every record was skipped (1 empty text, 1 punctuation-only text (no letter or "
+        "digit); the first is skipped.csv:2, row 0: empty text).")
+    # 6 rows: scikit-learn's "The test_size = 1 should be greater or equal to the number of classes = 2" was quoted
+    six = _write(tmp_path / "six.csv", "text,label\n" + "good film,pos\nbad film,neg\n" * 3)
+    assert error(data=six) == (
+        f"{six}: 6 texts in 2 classes are too few for a stratified train/val/test split (--val-ratio 0.15, "
+        "--test-ratio 0.25): the val split would get 1 text for 2 classes, and it needs one of each. "
+        "Give each class at least 4 texts (now: neg 3, pos 3).")
+    eight = _write(tmp_path / "eight.csv", "text,label\n" + "good film,pos\nbad film,neg\n" * 4)
+    assert train_text(_cfg(tmp_path, data=eight, name="eight", epochs=1)).is_dir()  # 4 per class is enough
+
+
+def test_too_few_to_split_names_the_short_split_and_the_size_that_splits():
+    from classifykit.data.split import stratified_split
+    from classifykit.tasks.text import split_shortfall
+
+    assert split_shortfall(6, 2, 0.15, 0.25) == ("val", 1)
+    assert split_shortfall(4, 2, 0.15, 0.0) == ("val", 1)
+    assert split_shortfall(8, 2, 0.5, 0.4) == ("train", 0)  # test 4, then val ceil(5/6 · 4) = 4 of the 4 left
+    for k in (2, 3, 5):  # the rule agrees with stratified_split on classes of equal size
+        for c in range(3, 15):
+            labels = [str(i % k) for i in range(k * c)]
+            try:
+                stratified_split(list(range(k * c)), labels, val_ratio=0.15, test_ratio=0.25)
+                splits = True
+            except ClassifykitError:
+                splits = False
+            assert splits == (split_shortfall(k * c, k, 0.15, 0.25) is None), (k, c)

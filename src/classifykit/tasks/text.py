@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
+import math
 import time
 from collections import Counter
 from pathlib import Path
@@ -59,6 +61,9 @@ def check_options(cfg: TextConfig) -> None:
             raise ClassifykitError(f"{flag} {value}: must be at least {low}.")
     if not 0.0 <= cfg.dropout < 1.0:
         raise ClassifykitError(f"--dropout {cfg.dropout}: must be in [0, 1).")
+    if cfg.text_column is not None and cfg.text_column == cfg.label_column:
+        raise ClassifykitError(f"--text-column {cfg.text_column} and --label-column {cfg.label_column} name the same "
+                               "column; the labels must be in a column of their own.")
     check_ratios(cfg.val_ratio, cfg.test_ratio)
     if cfg.val_ratio == 0:
         raise ClassifykitError("--val-ratio 0: training keeps the epoch with the best val accuracy, so it needs a val "
@@ -90,9 +95,13 @@ def skipped_summary(corpus: Corpus) -> str:
     """``"12 records skipped (7 empty text, 5 missing label); see skipped.csv"`` or ``""``."""
     if not corpus.skipped:
         return ""
+    return f"{len(corpus.skipped)} records skipped ({skip_counts(corpus)}); see {rf.SKIPPED}"
+
+
+def skip_counts(corpus: Corpus) -> str:
+    """``"7 empty text, 5 missing label"``: skipped records per reason, most frequent first."""
     counts = Counter(reason.split(": ", 1)[1] for _, reason in corpus.skipped)
-    parts = ", ".join(f"{n} {reason}" for reason, n in counts.most_common())
-    return f"{len(corpus.skipped)} records skipped ({parts}); see {rf.SKIPPED}"
+    return ", ".join(f"{n} {reason}" for reason, n in counts.most_common())
 
 
 def make_split(run: Path, cfg: TextConfig, corpus: Corpus, reuse: bool) -> np.ndarray:
@@ -105,10 +114,49 @@ def make_split(run: Path, cfg: TextConfig, corpus: Corpus, reuse: bool) -> np.nd
         except KeyError as e:
             raise ClassifykitError(f"{run / rf.SPLIT}: row {e} of the data is not in the saved split; "
                                    "the data changed since training, start a new run.") from None
-    with small_class_warnings_said(cfg):
-        split = stratified_split(keys, corpus.labels, val_ratio=cfg.val_ratio, test_ratio=cfg.test_ratio, seed=cfg.seed)
+    check_ratios(cfg.val_ratio, cfg.test_ratio)  # so the only error left below is too few texts
+    try:
+        with small_class_warnings_said(cfg):
+            split = stratified_split(keys, corpus.labels, val_ratio=cfg.val_ratio, test_ratio=cfg.test_ratio, seed=cfg.seed)
+    except ClassifykitError:  # its text quotes scikit-learn ("The test_size = 1 should be greater or equal ...")
+        raise ClassifykitError(too_few_to_split(cfg, corpus.labels)) from None
     write_split(run / rf.SPLIT, split, dict(zip(keys, corpus.labels)))
     return np.asarray([split[k] for k in keys])
+
+
+def split_shortfall(n: int, num_classes: int, val_ratio: float, test_ratio: float) -> tuple[str, int] | None:
+    """``(split, size)`` of the first split that ``n`` texts in ``num_classes`` classes would leave with
+    fewer texts than classes, or None. Sizes as :func:`classifykit.data.split.stratified_split` draws
+    them: test = ceil(test_ratio·n), then val = ceil(val_ratio / (1 − test_ratio) · rest) (scikit-learn's
+    ``train_test_split`` rounding); a stratified split needs at least one text per class on each side."""
+    rest = n
+    for name, share in (("test", test_ratio), ("val", val_ratio / (1.0 - test_ratio))):
+        if share <= 0:
+            continue
+        carved = math.ceil(share * rest)
+        if carved < num_classes:
+            return name, carved
+        rest -= carved
+        if rest < num_classes:
+            return "train", rest
+    return None
+
+
+def too_few_to_split(cfg: TextConfig, labels: list[str]) -> str:
+    """The message for data too small to split: which split comes up short, and how many texts each
+    class needs (the smallest equal class size that splits, see :func:`split_shortfall`)."""
+    counts = Counter(labels)
+    k, n = len(counts), len(labels)
+    need = next(c for c in itertools.count(1) if split_shortfall(k * c, k, cfg.val_ratio, cfg.test_ratio) is None)
+    need = max(need, 1 + (cfg.val_ratio > 0) + (cfg.test_ratio > 0))
+    shortfall = split_shortfall(n, k, cfg.val_ratio, cfg.test_ratio)
+    short = (f": the {shortfall[0]} split would get {shortfall[1]} text{'' if shortfall[1] == 1 else 's'} for {k} "
+             "classes, and it needs one of each" if shortfall else "")
+    fewest = sorted(counts.items(), key=lambda kv: (kv[1], kv[0]))
+    now = ", ".join(f"{label} {c}" for label, c in fewest[:10]) + (", ..." if k > 10 else "")
+    return (f"{cfg.data}: {n} texts in {k} classes are too few for a stratified train/val/test split (--val-ratio "
+            f"{cfg.val_ratio}, --test-ratio {cfg.test_ratio}){short}. Give each class at least {need} texts "
+            f"(now: {now}).")
 
 
 def train_loader(ds, cfg: TextConfig, rank: int, world_size: int) -> DataLoader:
@@ -176,6 +224,10 @@ def read_inputs(run: Path, cfg: TextConfig, resumed: bool, is_main: bool) -> tup
         ClassifykitError: unreadable data, fewer than two classes, too few texts to split, no val text.
     """
     corpus = load_corpus(cfg.data, cfg.encoding, cfg.text_column, cfg.label_column)
+    if not len(corpus) and corpus.skipped:
+        where, reason = corpus.skipped[0]
+        raise ClassifykitError(f"{cfg.data}: no usable text: every record was skipped ({skip_counts(corpus)}; "
+                               f"the first is {where}, {reason}).")
     table = LabelTable.from_labels(corpus.labels)
     for warning in case_collision_warnings(corpus.labels):
         say(cfg, warning)

@@ -118,6 +118,9 @@ def read_csv_records(path: Path, encoding: str, text_column: str | None, label_c
                      delimiter: str | None = None) -> TextRecords:
     """Read a CSV/TSV text table through :func:`classifykit.data.table.read_table`."""
     table = read_table(path, encoding, delimiter)
+    if not table.rows:
+        raise ClassifykitError(f"{path}: no data rows, only the header ({', '.join(map(repr, table.columns))}); "
+                               "add one row per text with its label.")
     t = table.columns.index(pick_column(table.columns, text_column, TEXT_COLUMNS, "texts", "--text-column", path))
     y = table.columns.index(pick_column(table.columns, label_column, LABEL_COLUMNS, "labels", "--label-column", path))
     out = TextRecords(source=path)
