@@ -267,3 +267,9 @@ def test_an_interrupted_image_run_resumes_to_the_end(folder, tmp_path, monkeypat
     assert [r["epoch"] for r in read_csv_rows(run / "metrics.csv")] == ["1", "2", "3"]
     assert json.loads((run / "model.json").read_text()).get("crop_pct") == (None if saved_before_crop_pct else 1.0)
     assert (run / "eval.json").is_file()
+
+
+def test_predict_encoding_is_refused_for_an_image_run(run, folder, tmp_path):
+    with pytest.raises(ClassifykitError, match="--encoding: .* is an image run"):
+        predict_run(run, [str(folder / "dark")], [], tmp_path / "p.csv", encoding="latin-1")
+    assert not (tmp_path / "p.csv").exists()

@@ -63,19 +63,10 @@ def predict_command(
     encoding: Optional[str] = typer.Option(None, "--encoding", help="Encoding of text input files (text runs; default: the run's training --encoding, else utf-8), e.g. latin-1 or cp1252."),
 ) -> None:
     """Predict classes with a trained run's best model; writes a CSV (input, label, probability, top-k, error)."""
-    from classifykit.errors import ClassifykitError
-    from classifykit.tasks.evaluate import predict_run, run_task
+    from classifykit.tasks.evaluate import predict_run
 
-    if run_task(run) == "text":
-        # Straight to the text task: predict_run has no --encoding to pass on.
-        from classifykit.tasks.text import predict_text
-
-        n, failures = predict_text(run, list(inputs or []), list(text or []), out, top_k=top_k, batch_size=batch_size,
-                                   device=device, encoding=encoding)
-    elif encoding is not None:
-        raise ClassifykitError(f"--encoding: {run} is an image run; --encoding sets how a text run's input files are read.")
-    else:
-        n, failures = predict_run(run, list(inputs or []), list(text or []), out, top_k=top_k, batch_size=batch_size, device=device)
+    n, failures = predict_run(run, list(inputs or []), list(text or []), out, top_k=top_k, batch_size=batch_size,
+                              device=device, encoding=encoding)
     for path, error in failures:
         console.print(f"[yellow]skipped[/] {path}: {error}")
     console.print(f"{n} predictions written to {out}" + (f"; {len(failures)} inputs could not be predicted (see its error column)" if failures else ""))

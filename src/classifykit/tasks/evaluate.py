@@ -187,18 +187,23 @@ def evaluate_run(run: Path, data: str | None = None, *, batch_size: int = 256, d
 
 
 def predict_run(run: Path, inputs: list[str], texts: list[str], out: Path, *, top_k: int = 3, batch_size: int = 64,
-                device: str = "auto") -> tuple[int, list[tuple[str, str]]]:
+                device: str = "auto", encoding: str | None = None) -> tuple[int, list[tuple[str, str]]]:
     """Predict with an image or text run; returns ``(number predicted, [(input, error), ...])``.
 
+    ``encoding`` (``--encoding``) is how a text run's input files are read (None: the run's own).
+
     Raises:
-        ClassifykitError: ``--text`` given to an image run, or no inputs for an image run.
+        ClassifykitError: ``--text`` or ``--encoding`` given to an image run, or no inputs for an image run.
     """
     if batch_size < 1 or top_k < 1:
         raise ClassifykitError(f"--batch-size {batch_size} / --top-k {top_k}: both must be at least 1.")
     if run_task(run) == "text":
         from classifykit.tasks.text import predict_text
 
-        return predict_text(Path(run), inputs, texts, out, top_k=top_k, batch_size=batch_size, device=device)
+        return predict_text(Path(run), inputs, texts, out, top_k=top_k, batch_size=batch_size, device=device,
+                            encoding=encoding)
+    if encoding is not None:
+        raise ClassifykitError(f"--encoding: {run} is an image run; --encoding sets how a text run's input files are read.")
     if texts:
         raise ClassifykitError(f"--text: {run} is an image run; give image files, folders or a manifest.")
     if not inputs:
