@@ -307,9 +307,15 @@ def _class_folders(folder: str, prefix: str, skipped: list[tuple[str, str]]) -> 
     return folders
 
 
+def is_split_layout(folder_names: list[str]) -> bool:
+    """The split-level rule, shared by image and text folders: every (visible) folder name is a split
+    name of :data:`SPLIT_FOLDERS` (any letter case) and ``train`` is one of them."""
+    names = [n.lower() for n in folder_names]
+    return "train" in names and all(n in SPLIT_FOLDERS for n in names)
+
+
 def _is_preset(top: list[os.DirEntry]) -> bool:
-    names = [e.name.lower() for e in top if e.is_dir()]
-    if "train" not in names or any(n not in SPLIT_FOLDERS for n in names):
+    if not is_split_layout([e.name for e in top if e.is_dir()]):
         return False
     return all(any(e.is_dir() for e in _visible(d.path, d.name, [])) for d in top if d.is_dir())
 

@@ -107,7 +107,7 @@ def load_classes(run: Path) -> list[str]:
 
 
 def write_evaluation(run: Path, items: list[str], targets: torch.Tensor, logits: torch.Tensor,
-                     classes: list[str], *, split: str = "test", prefix: str = "") -> dict:
+                     classes: list[str], *, split: str = "test", prefix: str = "", extra: dict | None = None) -> dict:
     """Write ``eval.json``, ``confusion.csv`` and ``test_predictions.csv`` for one evaluated split.
 
     Args:
@@ -115,13 +115,14 @@ def write_evaluation(run: Path, items: list[str], targets: torch.Tensor, logits:
         targets: true class indices, int64 ``N``.
         logits: ``N×K`` float.
         prefix: file-name prefix (``""`` for the run's own test split; e.g. ``"external-"`` for --data).
+        extra: more eval.json fields (e.g. ``training_complete`` from ``classifykit evaluate``).
 
     Returns the eval.json body (see docs/CONTRACTS.md).
     """
     from classifykit.engine.metrics import classification_report
 
     report = classification_report(targets.numpy(), logits.numpy(), classes)
-    report = {**report, "split": split}
+    report = {**report, "split": split, **(extra or {})}
     write_json(run / f"{prefix}{rf.EVAL}", report)
     from sklearn.metrics import confusion_matrix
 

@@ -22,7 +22,7 @@ from classifykit.data.dataset import loader_kwargs
 from classifykit.engine.device import select_device
 from classifykit.engine.loop import predict_logits
 from classifykit.errors import ClassifykitError
-from classifykit.io import read_csv_rows, read_json, write_json
+from classifykit.io import read_csv_rows, read_json
 from classifykit.tasks.common import load_classes, load_saved_config, write_evaluation
 
 
@@ -78,9 +78,10 @@ def training_progress(run: Path) -> TrainingProgress | None:
     return TrainingProgress(len(val_acc), epochs, best_epoch, stopped_early)
 
 
-def check_has_model(run: Path) -> None:
+def check_has_model(run: Path, progress: TrainingProgress | None = None) -> None:
     """Refuse a run that never finished an epoch: it has no ``model.safetensors`` (the best model is
-    saved at the end of an epoch) and no ``checkpoints/last.pt`` to resume from.
+    saved at the end of an epoch) and no ``checkpoints/last.pt`` to resume from. ``progress``: the
+    run's :func:`training_progress`, if already read.
 
     Raises:
         ClassifykitError: naming the run, where training stopped and how to start it again.
@@ -88,7 +89,7 @@ def check_has_model(run: Path) -> None:
     run = Path(run)
     if (run / rf.WEIGHTS).is_file():
         return
-    progress = training_progress(run)
+    progress = progress or training_progress(run)
     if progress is None or progress.epochs_run > 0:
         return  # the weights file went missing later, or the folder does not say: loading it says so
     task = "text" if run_task(run) == "text" else "images"
@@ -115,8 +116,9 @@ def training_note(run: Path) -> str | None:
 
 
 def evaluate_images(run: Path, data: str | None = None, *, batch_size: int = 256, device: str = "auto",
-                    num_workers: int = -1) -> tuple[dict, Path]:
+                    num_workers: int = -1, extra: dict | None = None) -> tuple[dict, Path]:
     """Evaluate an image run; returns ``(eval.json body, folder the files were written to)``.
+    ``extra``: more eval.json fields (see :func:`classifykit.tasks.common.write_evaluation`).
 
     Raises:
         ClassifykitError: not a run folder, no test split, or ``--data`` labels outside the class list.
@@ -159,7 +161,7 @@ def evaluate_images(run: Path, data: str | None = None, *, batch_size: int = 256
         out_dir.mkdir(exist_ok=True)
     loader = DataLoader(eval_dataset(meta, root, paths, targets), batch_size=batch_size, **loader_kwargs(num_workers, dev))
     logits, y = predict_logits(model, loader, dev)
-    return write_evaluation(out_dir, paths, y, logits, classes, split=split), out_dir
+    return write_evaluation(out_dir, paths, y, logits, classes, split=split, extra=extra), out_dir
 
 
 def evaluate_run(run: Path, data: str | None = None, *, batch_size: int = 256, device: str = "auto") -> tuple[dict, Path]:
@@ -173,17 +175,14 @@ def evaluate_run(run: Path, data: str | None = None, *, batch_size: int = 256, d
     """
     if batch_size < 1:
         raise ClassifykitError(f"--batch-size {batch_size}: must be at least 1.")
-    check_has_model(run)
+    progress = training_progress(run)
+    check_has_model(run, progress)
+    extra = {"training_complete": None if progress is None else progress.complete}
     if run_task(run) == "text":
         from classifykit.tasks.text import evaluate_text
 
-        report, out_dir = evaluate_text(Path(run), data, batch_size=batch_size, device=device)
-    else:
-        report, out_dir = evaluate_images(Path(run), data, batch_size=batch_size, device=device)
-    progress = training_progress(run)
-    report = {**report, "training_complete": None if progress is None else progress.complete}
-    write_json(out_dir / rf.EVAL, report)
-    return report, out_dir
+        return evaluate_text(Path(run), data, batch_size=batch_size, device=device, extra=extra)
+    return evaluate_images(Path(run), data, batch_size=batch_size, device=device, extra=extra)
 
 
 def predict_run(run: Path, inputs: list[str], texts: list[str], out: Path, *, top_k: int = 3, batch_size: int = 64,

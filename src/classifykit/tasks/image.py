@@ -244,7 +244,7 @@ def train_images(cfg: ImageConfig, resume: str | None = None) -> Path:
     # After the saved configuration is read: a resumed run keeps the device (and so the backend) it trained on.
     info = init_distributed(cfg.device)
     if resume is not None:
-        say(cfg, f"Resuming {run} with its saved configuration ({rf.CONFIG}); other options are ignored.")
+        say(cfg, f"Resuming {run} with its saved configuration ({rf.CONFIG}).")
     else:
         if not cfg.data:
             raise ClassifykitError("Give the data: an image folder (one subfolder per class) or a manifest CSV/TSV.")

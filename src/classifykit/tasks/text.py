@@ -373,11 +373,13 @@ def demo_text(*, out: str = "data", runs_dir: str = "runs", epochs: int | None =
     return train_text(cfg)
 
 
-def evaluate_text(run: Path, data: str | None = None, *, batch_size: int = 256, device: str = "auto") -> tuple[dict, Path]:
+def evaluate_text(run: Path, data: str | None = None, *, batch_size: int = 256, device: str = "auto",
+                  extra: dict | None = None) -> tuple[dict, Path]:
     """Evaluate a text run: its saved test split, or every labelled text of ``data`` (CSV/TSV/JSONL/folder,
     read with the run's encoding and column names), labels mapped onto the saved classes by name.
 
     Returns ``(eval.json body, folder written)``: ``run`` itself, or ``run/eval-<data name>/`` for ``data``.
+    ``extra``: more eval.json fields (see :func:`classifykit.tasks.common.write_evaluation`).
 
     Raises:
         ClassifykitError: not a finished text run, no test split, or labels outside the saved classes.
@@ -397,7 +399,7 @@ def evaluate_text(run: Path, data: str | None = None, *, batch_size: int = 256, 
         out_dir.mkdir(exist_ok=True)
         write_csv(out_dir / rf.SKIPPED, ["file", "reason"], skipped)
     logits, y = predict_logits(model, text_loader(texts, vocab, meta.get("max_length"), targets, batch_size), dev)
-    return write_evaluation(out_dir, items, y, logits, meta["classes"], split=split), out_dir
+    return write_evaluation(out_dir, items, y, logits, meta["classes"], split=split, extra=extra), out_dir
 
 
 PREDICTION_COLUMNS = ["input", "text", "label", "probability", "top_k", "error"]
@@ -419,14 +421,12 @@ def predict_text(run: Path, inputs: list[str], texts: list[str], out: Path, *, t
         ``(number predicted, [(input, error), ...])``.
 
     Raises:
-        ClassifykitError: not a finished text run, ``--batch-size``/``--top-k`` below 1, or an input
-            file that is missing or undecodable.
+        ClassifykitError: not a finished text run, or an input file that is missing or undecodable
+            (``--batch-size``/``--top-k`` are checked by :func:`classifykit.tasks.evaluate.predict_run`).
     """
     from classifykit.text.inference import predict_probabilities, read_texts
     from classifykit.text.read import text_problem
 
-    if batch_size < 1 or top_k < 1:
-        raise ClassifykitError(f"--batch-size {batch_size} / --top-k {top_k}: both must be at least 1.")
     run = Path(run)
     cfg = load_saved_config(run, TextConfig)
     sources = [(f"--text {i}", t) for i, t in enumerate(texts, start=1)]

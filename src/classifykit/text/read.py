@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from classifykit.data.scan import SPLIT_FOLDERS, is_hidden
+from classifykit.data.scan import is_hidden, is_split_layout
 from classifykit.data.table import read_table, read_text_file
 from classifykit.errors import ClassifykitError
 from classifykit.text.labels import canonical_label
@@ -180,14 +180,13 @@ def split_folders(root: Path) -> list[Path] | None:
     """The split level of ``root/{train,val,test}/<class>/*.txt`` (aclImdb's ``train/`` and ``test/``),
     or None when the class folders are directly under ``root``.
 
-    As for images (:mod:`classifykit.data.scan`, ``SPLIT_FOLDERS``): it applies only when every visible
+    As for images (:mod:`classifykit.data.scan`, :func:`~classifykit.data.scan.is_split_layout`): it applies only when every visible
     folder in ``root`` is a split name (``train``, ``val``/``valid``/``validation``, ``test``, any
     letter case), ``train`` is one of them, and each holds subfolders. Unlike images, an ``unsup/``
     folder may sit beside them (unlabelled texts, see :func:`read_folder_records`).
     """
     folders = [p for p in _subfolders(root) if p.name.lower() != UNLABELLED_FOLDER]
-    names = [p.name.lower() for p in folders]
-    if "train" not in names or any(name not in SPLIT_FOLDERS for name in names):
+    if not is_split_layout([p.name for p in folders]):
         return None
     return folders if all(_subfolders(p) for p in folders) else None
 
