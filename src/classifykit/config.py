@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from classifykit.errors import ClassifykitError
+from classifykit.models.catalog import builtin_names
 
 
 def _f(default: Any, help: str, **kw: Any) -> Any:
@@ -141,9 +142,8 @@ class DataConfig:
     label_column: str | None = _f(None, "Column holding labels (default: auto-detect).")
 
 
-# The image architectures of models.registry, listed here so --help needs no torch import (tested equal).
-IMAGE_MODELS = ("resnet18-small", "smallcnn", "resnet18", "resnet34", "resnet50", "mobilenet_v3_small",
-                "efficientnet_b0", "convnext_tiny", "efficientnet-lite0")
+# The image architectures of the model catalog (torch-free, so --help stays fast).
+IMAGE_MODELS = builtin_names("image")
 
 
 @dataclass

@@ -1,21 +1,16 @@
-"""Models: a string-named registry of image (and text) classifiers, pretrained weights, freezing.
+"""Models: a string-named registry of image and text classifiers, pretrained weights, freezing.
 
-Importing this package registers every built-in architecture (each module registers itself
-with :func:`register_model`).
+The architectures are listed in :mod:`classifykit.models.catalog`; importing this package does not
+import torch (each builder's module is imported when a model is built).
 """
 
-from classifykit.models import efficientnet_lite, resnet_small, rnn, small_cnn, torchvision_models
-from classifykit.models.registry import create_model, get_spec, list_models, model_info, register_model
+from classifykit.models.registry import (
+    create_model,
+    get_spec,
+    list_models,
+    model_info,
+    preprocessing_for,
+    register_model,
+)
 
-__all__ = [
-    "create_model",
-    "efficientnet_lite",
-    "get_spec",
-    "list_models",
-    "model_info",
-    "register_model",
-    "resnet_small",
-    "rnn",
-    "small_cnn",
-    "torchvision_models",
-]
+__all__ = ["create_model", "get_spec", "list_models", "model_info", "preprocessing_for", "register_model"]

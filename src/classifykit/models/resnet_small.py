@@ -20,8 +20,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from classifykit.models.registry import register_model
-
 
 class ResBlk(nn.Module):
     """Residual block: ``B×ch_in×H×W -> B×ch_out×ceil(H/stride)×ceil(W/stride)`` (for padding 1, k 3)."""
@@ -72,7 +70,6 @@ class ResNet18Small(nn.Module):
         return self.fc(self.forward_features(x))
 
 
-@register_model("resnet18-small", input_size=224, classifier="fc", stem_conv="stem.0", min_input_size=3)
 def resnet18_small(num_classes: int, in_chans: int = 3) -> ResNet18Small:
     """Build ``resnet18-small`` (see the module docstring for the source and parameter counts)."""
     return ResNet18Small(num_classes, in_chans)

@@ -25,8 +25,6 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from classifykit.models.registry import register_model
-
 POOLINGS = ("last", "mean", "max")
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
 ENGINES = ("auto", "packed", "reversed")
@@ -168,13 +166,11 @@ class RNNClassifier(nn.Module):
         return self.fc(self.dropout(self.features(ids, lengths)))
 
 
-def _builder(cell: str):
-    def build(num_classes: int, **kwargs) -> RNNClassifier:
-        return RNNClassifier(num_classes, cell=cell, **kwargs)
-
-    build.__doc__ = f"{cell.upper()} text classifier; kwargs as :class:`RNNClassifier` (vocab_size required)."
-    return build
+def lstm(num_classes: int, **kwargs) -> RNNClassifier:
+    """LSTM text classifier; kwargs as :class:`RNNClassifier` (vocab_size required)."""
+    return RNNClassifier(num_classes, cell="lstm", **kwargs)
 
 
-register_model("lstm", task="text", classifier="fc")(_builder("lstm"))
-register_model("gru", task="text", classifier="fc")(_builder("gru"))
+def gru(num_classes: int, **kwargs) -> RNNClassifier:
+    """GRU text classifier; kwargs as :class:`RNNClassifier` (vocab_size required)."""
+    return RNNClassifier(num_classes, cell="gru", **kwargs)

@@ -13,8 +13,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from classifykit.models.registry import register_model
-
 
 def _conv_bn_relu(ch_in: int, ch_out: int) -> list[nn.Module]:
     # No conv bias: the BatchNorm shift that follows makes it redundant.
@@ -47,7 +45,6 @@ class SmallCNN(nn.Module):
         return self.fc(self.dropout(self.forward_features(x)))
 
 
-@register_model("smallcnn", input_size=28, classifier="fc", stem_conv="features.0", min_input_size=4)
 def smallcnn(num_classes: int, in_chans: int = 1, dropout: float = 0.2) -> SmallCNN:
     """Build ``smallcnn``; ``dropout`` is the drop probability before the head."""
     return SmallCNN(num_classes, in_chans, dropout)

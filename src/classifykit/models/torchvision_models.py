@@ -1,34 +1,27 @@
-"""torchvision architectures by name, with ``num_classes`` and ``in_chans`` set.
+"""torchvision architectures by name, with ``num_classes`` and ``in_chans`` set, and their weights' presets.
 
 Each is ``torchvision.models.get_model(name, weights=None, num_classes=K)``; for ``in_chans=1``
 the stem convolution is replaced by one with a single input channel (same width, kernel, stride,
 padding and bias). Pretrained weights are loaded afterwards by
-:func:`classifykit.models.pretrained.load_pretrained`, which adapts RGB stem kernels to one
+:func:`classifykit.models.weights.load_pretrained`, which adapts RGB stem kernels to one
 channel by summing them (as timm's ``adapt_input_conv`` does).
 
-Registered: resnet18, resnet34, resnet50, mobilenet_v3_small, efficientnet_b0, convnext_tiny.
-The classifier head is the final ``nn.Linear`` (``fc`` for ResNets, the last item of
-``classifier`` for the others), so a linear probe trains exactly one linear layer and keeps the
-pretrained hidden layer of MobileNetV3's two-layer head in the backbone.
+Which architectures are registered, and their heads and stems, is in
+:mod:`classifykit.models.catalog`. The preprocessing of each named weights comes from
+torchvision's own metadata, ``weights.transforms()`` (an ``ImageClassification`` preset holding
+resize size, crop size, interpolation, mean and std; reading it downloads nothing).
 """
 
 from __future__ import annotations
 
 import torchvision
 from torch import nn
+from torchvision.transforms import InterpolationMode
 
-from classifykit.models.registry import register_model
+from classifykit.errors import ClassifykitError
+from classifykit.models.catalog import PretrainedCfg
 
-# name -> (classifier module, stem convolution, smallest input in pixels).
-# ConvNeXt's stride-4 stem and three stride-2 downsamplers leave nothing of inputs under 32 px.
-_ARCHS: dict[str, tuple[str, str, int]] = {
-    "resnet18": ("fc", "conv1", 8),
-    "resnet34": ("fc", "conv1", 8),
-    "resnet50": ("fc", "conv1", 8),
-    "mobilenet_v3_small": ("classifier.3", "features.0.0", 8),
-    "efficientnet_b0": ("classifier.1", "features.0.0", 8),
-    "convnext_tiny": ("classifier.2", "features.0.0", 32),
-}
+_INTERPOLATIONS = {InterpolationMode.BILINEAR: "bilinear", InterpolationMode.BICUBIC: "bicubic"}
 
 
 def replace_stem_conv(model: nn.Module, stem_name: str, in_chans: int) -> None:
@@ -53,31 +46,51 @@ def replace_stem_conv(model: nn.Module, stem_name: str, in_chans: int) -> None:
     model.set_submodule(stem_name, new)
 
 
-def weights_names(arch: str) -> tuple[str, ...]:
+def build(arch: str, stem_conv: str, num_classes: int, in_chans: int = 3, **kwargs) -> nn.Module:
+    """torchvision ``arch`` with ``num_classes`` outputs and ``in_chans`` input channels (stem at ``stem_conv``)."""
+    model = torchvision.models.get_model(arch, weights=None, num_classes=num_classes, **kwargs)
+    replace_stem_conv(model, stem_conv, in_chans)
+    return model
+
+
+def torchvision_weights_names(arch: str) -> tuple[str, ...]:
     """torchvision's named weights for ``arch`` (e.g. ``("IMAGENET1K_V1", "IMAGENET1K_V2", "DEFAULT")``)."""
     return (*(w.name for w in torchvision.models.get_model_weights(arch)), "DEFAULT")
 
 
-def _register(arch: str) -> None:
-    classifier, stem, min_size = _ARCHS[arch]
+def get_weights(arch: str, source: str):
+    """The torchvision ``WeightsEnum`` member named ``source`` (``IMAGENET1K_V2``, ``DEFAULT`` or ``ResNet50_Weights.IMAGENET1K_V2``).
 
-    def build(num_classes: int, in_chans: int = 3, **kwargs) -> nn.Module:
-        model = torchvision.models.get_model(arch, weights=None, num_classes=num_classes, **kwargs)
-        replace_stem_conv(model, stem, in_chans)
-        return model
+    Raises:
+        ClassifykitError: torchvision has no such weights, or they belong to another architecture.
+    """
+    enum = torchvision.models.get_model_weights(arch)
+    try:
+        weights = torchvision.models.get_weight(source) if "." in source else enum[source]
+    except (KeyError, ValueError, AttributeError) as e:
+        raise ClassifykitError(
+            f"--pretrained {source}: torchvision has no such weights; pass a local .pth/.pt/.safetensors weights file."
+        ) from e
+    if type(weights) is not enum:
+        raise ClassifykitError(f"--pretrained {source}: these torchvision weights are not for --model {arch}.")
+    return weights
 
-    build.__doc__ = f"torchvision ``{arch}`` with ``num_classes`` outputs and ``in_chans`` input channels."
-    register_model(
-        arch,
-        input_size=224,
-        classifier=classifier,
-        stem_conv=stem,
-        pretrained=weights_names(arch),
-        min_input_size=min_size,
-    )(build)
 
+def preset_cfg(arch: str, source: str) -> PretrainedCfg:
+    """The evaluation preprocessing of torchvision weights ``source`` for ``arch``, from ``weights.transforms()``.
 
-TORCHVISION_ARCHS = tuple(_ARCHS)
+    ``crop_pct`` is crop size / resize size: ResNet-50 ``IMAGENET1K_V2`` 224 / 232, ConvNeXt-T
+    224 / 236, most ``IMAGENET1K_V1`` 224 / 256; EfficientNet-B0 resizes bicubically.
 
-for _arch in TORCHVISION_ARCHS:
-    _register(_arch)
+    Raises:
+        ClassifykitError: see :func:`get_weights`.
+    """
+    preset = get_weights(arch, source).transforms()
+    crop, resize = preset.crop_size[0], preset.resize_size[0]
+    return PretrainedCfg(
+        mean=tuple(preset.mean),
+        std=tuple(preset.std),
+        input_size=crop,
+        crop_pct=crop / resize,
+        interpolation=_INTERPOLATIONS[preset.interpolation],
+    )
