@@ -103,7 +103,7 @@ def test_set_frozen_eval_modes():
         p.requires_grad_(False)
     set_frozen_eval(model)
     assert model.classifier.training
-    assert not model.stem.bn.training and not model.dropout.training and not model.blocks[5].drop_path.training
+    assert not model.bn1.training and not model.blocks[5][1].drop_path.training
     model.eval()
     assert set_frozen_eval(model) == 0
 
@@ -200,7 +200,7 @@ def test_linear_probe_on_cached_lite0_features_of_real_fashion_mnist(tmp_path):
     import torch.nn.functional as F
 
     from classifykit.data.fashion_mnist import load_split
-    from classifykit.models.efficientnet_lite import LITE0_MEAN, LITE0_STD
+    from classifykit.models.catalog import LITE0_MEAN, LITE0_STD
 
     classes = np.array([0, 2, 4, 6])
 

@@ -1,10 +1,15 @@
 """The model registry and the built-in architectures: shapes, parameter counts, errors."""
 
+import math
+import subprocess
+import sys
+
 import pytest
 import torch
 
 from classifykit.errors import ClassifykitError
-from classifykit.models import create_model, list_models, model_info, registry
+from classifykit.models import catalog, create_model, list_models, model_info, preprocessing_for, registry
+from classifykit.models.catalog import IMAGENET_MEAN, IMAGENET_STD, LITE0_MEAN, LITE0_STD, NamedWeights, PretrainedCfg
 from classifykit.models.flops import forward_flops
 
 IMAGE_MODELS = list_models("image")
@@ -111,14 +116,91 @@ def test_model_info_of_an_image_model():
         "input_size": 224,
         "min_input_size": 1,
         "classifier": "classifier",
-        "stem_conv": "stem.conv",
+        "stem_conv": "conv_stem",
         "flops_known": True,
         "pretrained": ["efficientnet-lite0"],
         "pretrained_preprocessing": {
-            "efficientnet-lite0": {"mean": [127 / 255] * 3, "std": [128 / 255] * 3, "input_size": 224, "in_chans": 3}
+            "efficientnet-lite0": {"mean": [127 / 255] * 3, "std": [128 / 255] * 3, "input_size": 224,
+                                   "crop_pct": 0.875, "interpolation": "bicubic", "in_chans": 3}
         },
     }
-    assert model_info("resnet50")["pretrained"] == ["IMAGENET1K_V1", "IMAGENET1K_V2", "DEFAULT"]
+    resnet50 = model_info("resnet50")
+    assert resnet50["pretrained"] == ["IMAGENET1K_V1", "IMAGENET1K_V2", "DEFAULT"]
+    assert resnet50["pretrained_preprocessing"]["IMAGENET1K_V2"]["crop_pct"] == 224 / 232
+
+
+def test_the_catalog_is_the_registry_and_needs_no_torch():
+    """config's model list, the registry and --help all read the catalog; importing it loads no torch."""
+    code = ("import sys; from classifykit.models import catalog, registry; from classifykit import config; "
+            "print('torch' in sys.modules, config.IMAGE_MODELS == catalog.builtin_names('image'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True"]
+    assert sorted(catalog.builtin_names()) == list_models()
+
+
+@pytest.mark.parametrize(
+    "model, source, resize, crop, interpolation",
+    [
+        ("resnet18", "IMAGENET1K_V1", 256, 224, "bilinear"),
+        ("resnet50", "IMAGENET1K_V2", 232, 224, "bilinear"),
+        ("resnet50", "DEFAULT", 232, 224, "bilinear"),
+        ("resnet50", "ResNet50_Weights.IMAGENET1K_V1", 256, 224, "bilinear"),
+        ("convnext_tiny", "IMAGENET1K_V1", 236, 224, "bilinear"),
+        ("efficientnet_b0", "IMAGENET1K_V1", 256, 224, "bicubic"),
+        ("mobilenet_v3_small", "IMAGENET1K_V1", 256, 224, "bilinear"),
+        # A weights file for a torchvision architecture: its IMAGENET1K_V1 preset.
+        ("resnet50", "w.safetensors", 256, 224, "bilinear"),
+        ("efficientnet_b0", "w.pth", 256, 224, "bicubic"),
+        ("convnext_tiny", "w.pt", 236, 224, "bilinear"),
+    ],
+)
+def test_torchvision_weights_preprocess_as_their_own_presets(model, source, resize, crop, interpolation):
+    """Values of torchvision's ``weights.transforms()`` (torchvision 0.29 model docs: ResNet50_Weights.IMAGENET1K_V2
+    "resized to resize_size=[232]", ConvNeXt_Tiny "[236]", EfficientNet_B0 "InterpolationMode.BICUBIC")."""
+    cfg = preprocessing_for(model, source)
+    assert cfg == PretrainedCfg(IMAGENET_MEAN, IMAGENET_STD, crop, crop / resize, interpolation, 3, source)
+    assert math.floor(cfg.input_size / cfg.crop_pct) == resize
+
+
+def test_preprocessing_of_our_own_architectures():
+    assert preprocessing_for("resnet18", None) is None
+    assert preprocessing_for("lstm", "w.pth") is None
+    assert preprocessing_for("smallcnn", "w.pth") == PretrainedCfg(IMAGENET_MEAN, IMAGENET_STD, 28, 1.0, "bilinear",
+                                                                   3, "w.pth")
+    assert preprocessing_for("resnet18-small", "w.pth").input_size == 224
+    lite0 = preprocessing_for("efficientnet-lite0", "efficientnet-lite0")
+    assert (lite0.mean, lite0.std, lite0.crop_pct, lite0.interpolation) == (LITE0_MEAN, LITE0_STD, 0.875, "bicubic")
+    assert preprocessing_for("efficientnet-lite0", "mine.pth") == lite0.for_source("mine.pth")
+
+
+def test_an_architecture_registered_in_one_place_brings_its_weights_preprocessing(monkeypatch):
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    cfg = PretrainedCfg((0.5,) * 3, (0.25,) * 3, 96, 0.9, "bicubic")
+
+    def tiny_weights():
+        return {"fc.weight": torch.ones(10, 3), "fc.bias": torch.zeros(10)}
+
+    @registry.register_model("tiny", input_size=96, classifier="fc",
+                             weights=(NamedWeights("tiny-v1", tiny_weights, cfg),))
+    def tiny(num_classes, in_chans=3):
+        class Tiny(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = torch.nn.Linear(in_chans, num_classes)
+
+            def forward(self, x):
+                return self.fc(x.mean((2, 3)))
+
+        return Tiny()
+
+    assert preprocessing_for("tiny", "tiny-v1") == cfg.for_source("tiny-v1")
+    model = create_model("tiny", 10, pretrained="tiny-v1")
+    assert torch.equal(model.fc.weight, torch.ones(10, 3))
+    assert model.pretrained_report.loaded == 2 and model.pretrained_report.key is None
+    with pytest.raises(ClassifykitError, match="^--pretrained tiny-v1: these weights fit only --model tiny, not smallcnn."):
+        create_model("smallcnn", 3, pretrained="tiny-v1")
+    with pytest.raises(ValueError, match="interpolation"):
+        PretrainedCfg((0.5,), (0.5,), 8, 1.0, "nearest")
 
 
 def test_registry_accepts_text_models(monkeypatch):

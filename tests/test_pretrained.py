@@ -1,8 +1,10 @@
 """Loading pretrained weights: every file layout, head replacement, stem adaptation, clear errors."""
 
+import argparse
 import urllib.error
 import zipfile
 
+import numpy as np
 import pytest
 import torch
 import torch.hub
@@ -11,13 +13,12 @@ from safetensors.torch import save_file
 
 from classifykit.errors import ClassifykitError
 from classifykit.models import create_model
-from classifykit.models.pretrained import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    load_pretrained,
-    pretrained_preprocessing,
-    read_state_dict,
-)
+from classifykit.models.catalog import IMAGENET_MEAN, IMAGENET_STD
+from classifykit.models.pretrained import pretrained_preprocessing
+from classifykit.models.registry import get_spec
+from classifykit.models.weights import load_pretrained, read_weights_file
+
+RESNET18 = get_spec("resnet18")
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +33,30 @@ def source_state(source_model):
     return {k: v.clone() for k, v in source_model.state_dict().items()}
 
 
+def _ema(state):
+    return {k: v + 1 if v.is_floating_point() else v for k, v in state.items()}
+
+
 def _layouts(state):
+    """file name -> (content, key the weights are under, other top-level keys)."""
+    optimizer = {"state": {}, "param_groups": [{"lr": 0.1, "params": [0, 1]}]}
     return {
-        "bare.pth": state,
-        "wrapped_state_dict.pt": {"state_dict": state, "epoch": 3},
-        "wrapped_model.pth": {"model": state, "optimizer": {"lr": 0.1}},
-        "ddp.pth": {f"module.{k}": v for k, v in state.items()},
-        "compiled.pt": {"state_dict": {f"_orig_mod.{k}": v for k, v in state.items()}},
-        "ddp_compiled.pth": {f"module._orig_mod.{k}": v for k, v in state.items()},
+        "bare.pth": (state, None, ()),
+        "wrapped_state_dict.pt": ({"state_dict": state, "epoch": 3}, "state_dict", ("epoch",)),
+        "wrapped_model.pth": ({"model": state, "optimizer": {"lr": 0.1}}, "model", ("optimizer",)),
+        # PyTorch's tutorial "Saving and loading a general checkpoint".
+        "tutorial.pt": ({"epoch": 5, "model_state_dict": state, "optimizer_state_dict": optimizer, "loss": 0.25},
+                        "model_state_dict", ("epoch", "optimizer_state_dict", "loss")),
+        "model_state.pth": ({"model_state": state, "step": 100}, "model_state", ("step",)),
+        "net.pth": ({"net": state, "acc": 91.5, "epoch": 7}, "net", ("acc", "epoch")),
+        # timm's train.py: plain weights win over the EMA copy saved beside them.
+        "timm_with_ema.pth": ({"epoch": 9, "arch": "resnet18", "state_dict": state, "state_dict_ema": _ema(state)},
+                                      "state_dict", ("epoch", "arch", "state_dict_ema")),
+        "only_ema.pth": ({"model_ema": state, "epoch": 2}, "model_ema", ("epoch",)),
+        "ema.pt": ({"ema": state}, "ema", ()),
+        "ddp.pth": ({f"module.{k}": v for k, v in state.items()}, None, ()),
+        "compiled.pt": ({"state_dict": {f"_orig_mod.{k}": v for k, v in state.items()}}, "state_dict", ()),
+        "ddp_compiled.pth": ({f"module._orig_mod.{k}": v for k, v in state.items()}, None, ()),
     }
 
 
@@ -55,11 +72,16 @@ def test_every_file_layout_loads_with_a_new_head(tmp_path, source_state, layout)
     path = tmp_path / layout
     if layout.endswith(".safetensors"):
         save_file({k: v.contiguous() for k, v in source_state.items()}, str(path))
+        key, others = None, ()
     else:
-        torch.save(_layouts(source_state)[layout], path)
+        content, key, others = _layouts(source_state)[layout]
+        torch.save(content, path)
     torch.manual_seed(1)
     model = create_model("resnet18", 5, pretrained=str(path))
     _assert_backbone_equal(model, source_state)
+    report = model.pretrained_report
+    assert (report.key, report.other_keys) == (key, others)
+    assert report.summary().startswith(f"--pretrained {path}" + (f" (the weights under {key!r}" if key else ":"))
     assert model.fc.weight.shape == (5, 512) and model.fc.bias.shape == (5,)
     assert not torch.equal(model.fc.weight, source_state["fc.weight"][:5])
 
@@ -68,7 +90,7 @@ def test_same_class_count_loads_the_head_too(tmp_path, source_state):
     path = tmp_path / "full.pth"
     torch.save(source_state, path)
     model = create_model("resnet18", 1000)
-    report = load_pretrained(model, str(path), model_name="resnet18", num_classes=1000)
+    report = load_pretrained(model, str(path), spec=RESNET18, num_classes=1000)
     assert torch.equal(model.fc.weight, source_state["fc.weight"])
     assert report.loaded == len(source_state) and report.head_replaced == () and not report.stem_adapted
 
@@ -77,7 +99,7 @@ def test_head_replacement_is_reported(tmp_path, source_state):
     path = tmp_path / "w.pth"
     torch.save(source_state, path)
     model = create_model("resnet18", 3)
-    report = load_pretrained(model, str(path), model_name="resnet18", num_classes=3)
+    report = load_pretrained(model, str(path), spec=RESNET18, num_classes=3)
     assert report.head_replaced == ("fc.weight", "fc.bias")
     assert report.loaded == len(source_state) - 2
 
@@ -86,7 +108,7 @@ def test_a_model_built_with_another_class_count_gets_its_head_replaced(tmp_path,
     path = tmp_path / "w.pth"
     torch.save(source_state, path)
     model = create_model("resnet18", 1000)
-    load_pretrained(model, str(path), model_name="resnet18", num_classes=7)
+    load_pretrained(model, str(path), spec=RESNET18, num_classes=7)
     assert model.fc.out_features == 7
     _assert_backbone_equal(model, source_state)
 
@@ -149,14 +171,65 @@ def test_another_architecture_is_refused_with_a_shortened_listing(tmp_path, sour
     assert "... (84 more)" in msg
 
 
+def test_the_summary_names_the_key_the_unused_keys_and_the_new_head(tmp_path, source_state):
+    path = tmp_path / "ckpt.pt"
+    torch.save({"epoch": 5, "model_state_dict": source_state, "optimizer_state_dict": {}}, path)
+    report = create_model("resnet18", 5, in_chans=1, pretrained=str(path)).pretrained_report
+    assert report.summary() == (
+        f"--pretrained {path} (the weights under 'model_state_dict'; not used: epoch, optimizer_state_dict): "
+        f"{len(source_state) - 2} tensors loaded; new head: fc.weight, fc.bias; stem adapted to the input channels."
+    )
+
+
+def _refused(path):
+    with pytest.raises(ClassifykitError) as e:
+        read_weights_file(path)
+    msg = str(e.value)
+    assert "weights_only set to False" not in msg  # torch's advice: never for a user's file
+    return msg
+
+
 def test_pickled_code_is_never_loaded(tmp_path):
     path = tmp_path / "model_object.pth"
     torch.save({"model": torch.nn.Linear(2, 2)}, path)
-    with pytest.raises(ClassifykitError) as e:
-        read_state_dict(path)
-    assert str(e.value).startswith(f"--pretrained {path}: cannot read it as weights (UnpicklingError: ")
-    assert "save the model's state_dict(), not the model object." in str(e.value)
-    assert "weights_only set to False" not in str(e.value)  # torch's advice: never for a user's file
+    assert _refused(path) == (
+        f"--pretrained {path}: cannot read it as weights (UnpicklingError: torch.load(weights_only=True) "
+        "refuses the torch.nn.modules.linear.Linear object it holds). It holds a pickled "
+        "model object, not a state_dict: save the model's weights with torch.save(model.state_dict(), path)."
+    )
+
+
+def test_a_checkpoint_with_argparse_namespace_says_to_save_it_without(tmp_path, source_state):
+    path = tmp_path / "with_args.pth"
+    torch.save({"state_dict": source_state, "args": argparse.Namespace(lr=0.1, arch="resnet18")}, path)
+    assert _refused(path) == (
+        f"--pretrained {path}: cannot read it as weights (UnpicklingError: torch.load(weights_only=True) "
+        "refuses the argparse.Namespace object it holds). Re-save it once where you trust the file "
+        "(ckpt = torch.load(path, weights_only=False)) as a checkpoint without the training arguments, e.g. "
+        "torch.save({k: v for k, v in ckpt.items() if not isinstance(v, argparse.Namespace)}, path), "
+        "or save vars(args) instead."
+    )
+
+
+@pytest.mark.parametrize("value", [np.float64(0.93), np.zeros(3)], ids=["numpy-scalar", "numpy-array"])
+def test_a_checkpoint_with_numpy_values_says_to_save_them_as_numbers(tmp_path, source_state, value):
+    path = tmp_path / "with_numpy.pth"
+    torch.save({"model_state_dict": source_state, "best_acc": value}, path)
+    msg = _refused(path)
+    name = "scalar" if value.ndim == 0 else "_reconstruct"
+    assert msg.startswith(f"--pretrained {path}: cannot read it as weights (UnpicklingError: torch.load(weights_only="
+                          "True) refuses the numpy.")
+    assert f"multiarray.{name} object it holds). Re-save it once" in msg
+    assert msg.endswith("or turn NumPy values into float(v) / torch.from_numpy(v) first.")
+    assert "argparse" not in msg and "state_dict()" not in msg  # advice for other files left out
+
+
+def test_a_pickle_that_is_not_torch_gets_the_general_advice(tmp_path):
+    path = tmp_path / "garbage.pth"
+    path.write_bytes(b"not a zip and not a pickle")
+    msg = _refused(path)
+    assert msg.startswith(f"--pretrained {path}: cannot read it as weights (UnpicklingError: ")
+    assert msg.endswith("save the model's weights with torch.save(model.state_dict(), path).")
 
 
 @pytest.mark.parametrize(
@@ -167,7 +240,8 @@ def test_pickled_code_is_never_loaded(tmp_path):
         (
             "meta.pth",
             {"epoch": 3, "best_acc": 0.9},
-            "--pretrained {path}: expected a state_dict (names -> tensors), bare or under 'state_dict' / 'model'; "
+            "--pretrained {path}: expected a state_dict (names -> tensors), bare or under one of 'state_dict', "
+            "'model_state_dict', 'model_state', 'model', 'net', 'state_dict_ema', 'model_ema', 'ema'; "
             "found dict with keys epoch, best_acc.",
         ),
     ],
@@ -179,7 +253,7 @@ def test_unusable_files(tmp_path, name, content, message):
     elif name.endswith(".ckpt"):
         path.write_bytes(b"x")
     with pytest.raises(ClassifykitError) as e:
-        read_state_dict(path)
+        read_weights_file(path)
     assert str(e.value) == message.format(path=path)
 
 
@@ -205,7 +279,7 @@ def test_torchvision_weights_from_the_cache_load_without_network(tmp_path, monke
     cached = tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
     cached.parent.mkdir(parents=True)
     torch.save(source_state, cached)
-    report = load_pretrained(create_model("resnet18", 5), "IMAGENET1K_V1", model_name="resnet18", num_classes=5)
+    report = load_pretrained(create_model("resnet18", 5), "IMAGENET1K_V1", spec=RESNET18, num_classes=5)
     assert report.loaded == len(source_state) - 2
 
 
@@ -245,15 +319,19 @@ def test_wrong_weights_names(source, model_name, message):
 
 
 def test_preprocessing_follows_the_weights(tmp_path):
-    imagenet = {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "input_size": 224, "in_chans": 3}
+    """The dict of tasks/image.py's callers: the old keys plus crop_pct and interpolation."""
+    v1 = {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "input_size": 224, "crop_pct": 0.875,
+          "interpolation": "bilinear", "in_chans": 3}
     assert pretrained_preprocessing(None, "resnet18") is None
-    assert pretrained_preprocessing("IMAGENET1K_V1", "resnet18") == imagenet
-    assert pretrained_preprocessing("ResNet50_Weights.IMAGENET1K_V2", "resnet50") == imagenet
-    assert pretrained_preprocessing(str(tmp_path / "w.safetensors"), "mobilenet_v3_small") == imagenet
+    assert pretrained_preprocessing("IMAGENET1K_V1", "resnet18") == v1
+    assert pretrained_preprocessing("ResNet50_Weights.IMAGENET1K_V2", "resnet50") == {**v1, "crop_pct": 224 / 232}
+    assert pretrained_preprocessing(str(tmp_path / "w.safetensors"), "mobilenet_v3_small") == v1
     assert pretrained_preprocessing("efficientnet-lite0", "efficientnet-lite0") == {
         "mean": [127 / 255] * 3,
         "std": [128 / 255] * 3,
         "input_size": 224,
+        "crop_pct": 0.875,
+        "interpolation": "bicubic",
         "in_chans": 3,
     }
     with pytest.raises(ClassifykitError, match="fit only --model efficientnet-lite0"):

@@ -66,13 +66,13 @@ class NamedWeights:
 
     Attributes:
         name: the ``--pretrained`` value.
-        load: ``"module:function"``; ``function()`` returns a CPU ``state_dict`` in the
-            architecture's own parameter names.
+        load: ``"module:function"`` (or the function itself); ``function()`` returns a CPU
+            ``state_dict`` in the architecture's own parameter names.
         cfg: the preprocessing the weights were trained with.
     """
 
     name: str
-    load: str
+    load: str | Callable[[], Any]
     cfg: PretrainedCfg
 
 
@@ -119,9 +119,9 @@ class ModelSpec:
 # (x - 127) / 128 on 0–255 (MEAN_RGB = [127.0] * 3, STDDEV_RGB = [128.0] * 3 in
 # lite/efficientnet_lite_builder.py); evaluation centre-crops image_size / (image_size + 32) of the
 # shorter side (CROP_PADDING = 32 in preprocessing.py: 224 / 256) and resizes it bicubically.
-LITE0_CFG = PretrainedCfg(
-    mean=(127.0 / 255.0,) * 3, std=(128.0 / 255.0,) * 3, input_size=224, crop_pct=224 / 256, interpolation="bicubic"
-)
+LITE0_MEAN = (127.0 / 255.0,) * 3
+LITE0_STD = (128.0 / 255.0,) * 3
+LITE0_CFG = PretrainedCfg(LITE0_MEAN, LITE0_STD, input_size=224, crop_pct=224 / 256, interpolation="bicubic")
 # A weights file for one of our own small architectures: ImageNet statistics (the torchvision
 # convention) at the architecture's default size, the whole image kept below 64 px.
 _IMAGENET_224 = PretrainedCfg(IMAGENET_MEAN, IMAGENET_STD, 224, 0.875, "bilinear")

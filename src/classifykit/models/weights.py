@@ -134,7 +134,7 @@ def _reason(error: Exception) -> str:
     """The loader's complaint, minus torch's advice to retry with ``weights_only=False`` (we never do)."""
     name = _refused_global(error)
     if name is not None:
-        return f"{type(error).__name__}: it holds a {name} object, which torch.load(weights_only=True) refuses"
+        return f"{type(error).__name__}: torch.load(weights_only=True) refuses the {name} object it holds"
     if "weights_only" in str(error):
         return f"{type(error).__name__}: not a state_dict of tensors, or a pickle holding code"
     text = str(error).splitlines()[0] if str(error) else ""
