@@ -228,6 +228,8 @@ def test_registry_accepts_text_models(monkeypatch):
     assert "bag-of-embeddings" in list_models("text") and "bag-of-embeddings" not in list_models("image")
     with pytest.raises(ValueError, match="registered twice"):
         registry.register_model("bag-of-embeddings", task="text")(build)
+    with pytest.raises(ValueError, match="task must be 'image' or 'text', not 'audio'"):
+        registry.register_model("speech", task="audio")(build)
 
 
 def test_flops_match_published_multiply_add_counts():
