@@ -218,6 +218,7 @@ def create_model(
     spec = get_spec(name)
     if num_classes < 2:
         raise ClassifykitError(f"--model {name}: need at least 2 classes to train a classifier, got {num_classes}.")
+    named = check_pretrained(spec, str(pretrained)) if pretrained is not None else None
     builder = resolve(spec.builder)
     if spec.task == "image":
         if in_chans not in (1, 3):
@@ -232,7 +233,6 @@ def create_model(
     if pretrained is not None:
         from classifykit.models.weights import load_pretrained
 
-        source = str(pretrained)
-        weights = check_pretrained(spec, source)
-        model.pretrained_report = load_pretrained(model, source, spec=spec, num_classes=num_classes, named=weights)
+        model.pretrained_report = load_pretrained(model, str(pretrained), spec=spec, num_classes=num_classes,
+                                                  named=named)
     return model
