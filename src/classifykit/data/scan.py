@@ -42,7 +42,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from classifykit.data.decode import PIL_FORMATS
+from classifykit.data.decode import PIL_FORMATS, too_large
 from classifykit.data.manifest import ManifestItem, resolve
 from classifykit.cpus import usable_cpus
 from classifykit.errors import ClassifykitError
@@ -138,7 +138,7 @@ def check_image(path: str | os.PathLike) -> tuple[int, int, str] | str:
             head = f.read(16)
         return f"not an image: content is none of {', '.join(PIL_FORMATS)} (starts with {head!r})"
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        return f"too large: {e}"
+        return f"too large: {too_large(error=e)}; resize it below that or remove it"
     except Exception as e:  # noqa: BLE001 — any decoder failure makes this one file unusable, never the scan
         return f"truncated or corrupt: {type(e).__name__}: {e}"
 
