@@ -193,7 +193,7 @@ def test_preset_split_folders_are_kept(tmp_path: Path) -> None:
         "Valid/a/Valid.png": "val", "Valid/b/Valid.png": "val", "test/a/test.png": "test",
         "test/b/test.png": "test", "train/a/train.png": "train", "train/b/train.png": "train",
     }
-    assert r.skipped == [("train/stray.png", "not in a class folder: put it in root/<class>/")]
+    assert r.skipped == [("train/stray.png", "not in a class folder: put it in train/<class>/")]
 
 
 def test_split_names_beside_other_folders_are_plain_classes(tmp_path: Path) -> None:
