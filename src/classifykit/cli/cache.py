@@ -11,8 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from classifykit.cli.app import app
-from classifykit.data.cache import CACHE_DIR_ENV, resolve_cache_dir
-from classifykit.data.cache_store import clean_caches, list_caches, unfinished_builds
+from classifykit.data.cache_store import CACHE_DIR_ENV, clean_caches, list_caches, resolve_cache_dir, unfinished_builds
 
 cache_app = typer.Typer(help="List and clean the shared decoded-image caches that runs reuse.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")

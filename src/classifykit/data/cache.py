@@ -59,26 +59,14 @@ import torchvision
 from torchvision.transforms.v2.functional import pil_to_tensor
 
 from classifykit.cpus import usable_cpus
+from classifykit.data.cache_store import BUILDING_PREFIX, META, PIXELS, discard, resolve_cache_dir  # noqa: F401 (re-exported)
 from classifykit.data.decode import decode_image, image_channels
 from classifykit.data.transforms import interpolation_mode, resize_square
 from classifykit.errors import ClassifykitError
 from classifykit.io import read_json, write_json
 
 CACHE_FORMAT = 2
-CACHE_DIR_ENV = "CLASSIFYKIT_CACHE_DIR"
-DEFAULT_SUBDIR = Path(".cache") / "images"  # under --runs-dir
-PIXELS, META = "pixels.u8", "meta.json"
-BUILDING_PREFIX = ".building-"  # unfinished builds (a crash leaves one; `cache clean` removes it)
 _CHUNK = 256  # images per thread task: large enough to amortize scheduling, small enough for progress
-
-
-def resolve_cache_dir(cache_dir: str | os.PathLike | None, runs_dir: str | os.PathLike) -> Path:
-    """The shared cache folder: ``cache_dir`` if given, else ``$CLASSIFYKIT_CACHE_DIR`` if set and
-    not empty, else ``<runs_dir>/.cache/images``."""
-    if cache_dir is not None:
-        return Path(cache_dir)
-    env = os.environ.get(CACHE_DIR_ENV, "")
-    return Path(env) if env else Path(runs_dir) / DEFAULT_SUBDIR
 
 
 def stored_channels(channels: int, modes: Sequence[str] | None) -> int:
@@ -222,7 +210,7 @@ class DecodedImageCache:
                 "free some space (classifykit cache clean), use a smaller --input-size, or train with --no-cache."
             )
         if folder.exists():  # a cache of this key that does not match (damaged): replaced, never trusted
-            _discard(folder)
+            discard(folder)
         built = _build(root, paths, cache_dir, record, interpolation, num_workers or _default_workers(), progress)
         return cls(folder / PIXELS, paths, size, channels, built=built, stored_channels=stored)
 
@@ -268,16 +256,6 @@ def _touch(path: Path) -> None:
         os.utime(path)
     except OSError:
         pass
-
-
-def _discard(folder: Path) -> None:
-    """Remove a cache folder: renamed away first, so no reader ever opens it half-deleted."""
-    trash = folder.with_name(f"{BUILDING_PREFIX}{folder.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        os.rename(folder, trash)
-    except FileNotFoundError:
-        return  # another process removed it
-    shutil.rmtree(trash, ignore_errors=True)
 
 
 def _build(

@@ -1,4 +1,6 @@
-"""List and clean the decoded-image caches of a shared cache folder (``classifykit cache``).
+"""Where the decoded-image caches live, and how to list and clean them (``classifykit cache``).
+
+Free of torch, so the CLI can import it without loading torch.
 
 A cache is a folder ``<cache_dir>/<key>/`` written by :class:`~classifykit.data.cache.DecodedImageCache`;
 its ``meta.json`` says what it holds and its mtime is when a run last opened it. Folders named
@@ -8,15 +10,41 @@ its ``meta.json`` says what it holds and its mtime is when a run last opened it.
 from __future__ import annotations
 
 import os
+import shutil
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from classifykit.data.cache import BUILDING_PREFIX, META, PIXELS, _discard
 from classifykit.errors import ClassifykitError
 from classifykit.io import read_json
 
+CACHE_DIR_ENV = "CLASSIFYKIT_CACHE_DIR"
+DEFAULT_SUBDIR = Path(".cache") / "images"  # under --runs-dir
+PIXELS, META = "pixels.u8", "meta.json"
+BUILDING_PREFIX = ".building-"  # unfinished builds (a crash leaves one; `cache clean` removes it)
 DAY = 86400.0  # seconds
+
+
+def resolve_cache_dir(cache_dir: str | os.PathLike | None, runs_dir: str | os.PathLike) -> Path:
+    """The shared cache folder: ``cache_dir`` if given, else ``$CLASSIFYKIT_CACHE_DIR`` if set and
+    not empty, else ``<runs_dir>/.cache/images``."""
+    if cache_dir is not None:
+        return Path(cache_dir)
+    env = os.environ.get(CACHE_DIR_ENV, "")
+    return Path(env) if env else Path(runs_dir) / DEFAULT_SUBDIR
+
+
+def discard(folder: Path) -> None:
+    """Remove a cache folder: renamed away first, so no reader ever opens it half-deleted."""
+    trash = folder.with_name(f"{BUILDING_PREFIX}{folder.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        os.rename(folder, trash)
+    except FileNotFoundError:
+        return  # another process removed it
+    shutil.rmtree(trash, ignore_errors=True)
+
+
 
 
 @dataclass(frozen=True)
@@ -121,11 +149,11 @@ def clean_caches(
     else:
         chosen = [e for e in entries if now - e.last_used > older_than_days * DAY]
     for e in chosen:
-        _discard(e.folder)
+        discard(e.folder)
     stale_age = DAY if (everything or keys) else older_than_days * DAY
     stale = [] if keys else [p for p in unfinished_builds(cache_dir) if now - _mtime(p) > stale_age]
     for p in stale:
-        _discard(p)
+        discard(p)
     return chosen, len(stale)
 
 
