@@ -1,4 +1,4 @@
-"""DecodedImageCache: same pixels as direct decode + fit, reuse without decoding, invalidation, errors."""
+"""DecodedImageCache: the eval preset's pixels, reuse without decoding, invalidation, grey storage, concurrency, errors."""
 
 import os
 import pickle
@@ -13,6 +13,8 @@ from PIL import Image
 import classifykit.data.cache as cache_mod
 from classifykit.data.cache import DecodedImageCache, cache_pixels
 from classifykit.data.decode import decode_image
+from classifykit.data.transforms import resize_square
+from torchvision.transforms.v2.functional import pil_to_tensor
 from classifykit.errors import ClassifykitError
 
 
@@ -57,13 +59,14 @@ def test_same_pixels_as_direct_decode_and_fit(tmp_path, folder):
     # Independent of cache_pixels: the square centre crop keeps only the blue middle of wide.png.
     assert torch.equal(cache[3], torch.tensor([0, 0, 255], dtype=torch.uint8).view(3, 1, 1).expand(3, 10, 10))
     assert cache.path.stat().st_size == 4 * 10 * 10 * 3
-    assert sorted(os.listdir(tmp_path / "cache")) == sorted([cache.path.name, cache.path.with_suffix(".json").name])
+    assert os.listdir(tmp_path / "cache") == [cache.key]
+    assert sorted(os.listdir(tmp_path / "cache" / cache.key)) == ["meta.json", "pixels.u8"]
 
 
-def test_cache_pixels_is_decode_plus_fit(folder):
+def test_cache_pixels_is_decode_plus_the_presets_resize(folder):
     root, _ = folder
-    direct = decode_image(root / "a" / "grey.png", 1).resize((20, 20), Image.Resampling.BILINEAR)
-    assert np.array_equal(cache_pixels(root / "a" / "grey.png", 20, 1)[..., 0], np.asarray(direct))
+    direct = resize_square(20)(pil_to_tensor(decode_image(root / "a" / "grey.png", 1)))
+    assert np.array_equal(cache_pixels(root / "a" / "grey.png", 20, 1)[..., 0], direct[0].numpy())
 
 
 def test_reopen_decodes_nothing(tmp_path, folder, count_decodes):
@@ -101,9 +104,10 @@ def test_other_size_or_channels_gets_its_own_file(tmp_path, folder, change):
 def test_sidecar_records_the_key(tmp_path, folder):
     root, paths = folder
     cache = DecodedImageCache.open(root, paths, tmp_path / "c", size=8, channels=1)
-    side = __import__("json").loads(cache.path.with_suffix(".json").read_text(encoding="utf-8"))
-    assert side["key"] == cache.path.stem.removeprefix("images-")
+    side = __import__("json").loads((cache.path.parent / "meta.json").read_text(encoding="utf-8"))
+    assert side["key"] == cache.key == cache.path.parent.name
     assert side["shape"] == [4, 8, 8, 1] and side["size"] == 8 and side["channels"] == 1
+    assert side["interpolation"] == "bilinear" and side["root"] == str(root.resolve()) and side["bytes"] == 256
     assert [f[0] for f in side["files"]] == paths
     assert side["files"][1][1] == (root / "a" / "grey.png").stat().st_size
 
@@ -111,7 +115,7 @@ def test_sidecar_records_the_key(tmp_path, folder):
 def test_array_without_sidecar_is_rebuilt(tmp_path, folder, count_decodes):
     root, paths = folder
     cache = DecodedImageCache.open(root, paths, tmp_path / "c", size=8, channels=1)
-    cache.path.with_suffix(".json").unlink()  # as after a crash between array and sidecar
+    (cache.path.parent / "meta.json").unlink()  # a damaged cache folder is never trusted
     count_decodes.clear()
     again = DecodedImageCache.open(root, paths, tmp_path / "c", size=8, channels=1)
     assert again.built and len(count_decodes) == 4
@@ -154,7 +158,7 @@ def test_bad_file_named_and_nothing_left_behind(tmp_path, folder):
     (root / "b" / "junk.png").write_text("not an image")
     with pytest.raises(ClassifykitError, match=r"junk\.png: not an image"):
         DecodedImageCache.open(root, [*paths, "b/junk.png"], tmp_path / "c", size=8, channels=1)
-    assert os.listdir(tmp_path / "c") == []
+    assert os.listdir(tmp_path / "c") == []  # the unfinished build folder is removed
 
 
 def test_missing_file_and_empty_list(tmp_path, folder):
@@ -184,6 +188,114 @@ def test_real_fashion_mnist_pngs(tmp_path):
     assert len(paths) == 50
     cache = DecodedImageCache.open(root, paths, tmp_path / "c", size=32, channels=1, num_workers=2)
     for i in (0, 17, 49):
-        direct = np.asarray(decode_image(root / paths[i], 1).resize((32, 32), Image.Resampling.BILINEAR))
-        assert np.array_equal(cache[i][0].numpy(), direct)
+        direct = resize_square(32)(pil_to_tensor(decode_image(root / paths[i], 1)))
+        assert torch.equal(cache[i], direct)
     assert not DecodedImageCache.open(root, paths, tmp_path / "c", size=32, channels=1).built
+
+
+def _save_odd_sizes(root, rng):
+    """Non-square images of sizes other than the input size: RGB and grey, 50×37 and 300×200."""
+    root.mkdir(parents=True, exist_ok=True)
+    names = []
+    for w, h in ((50, 37), (300, 200), (37, 50)):
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(root / f"rgb{w}x{h}.png")
+        Image.fromarray(rng.integers(0, 256, (h, w), dtype=np.uint8)).save(root / f"grey{w}x{h}.png")
+        names += [f"rgb{w}x{h}.png", f"grey{w}x{h}.png"]
+    return names
+
+
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("input_size,channels", [(28, 1), (28, 3), (96, 3), (96, 1)])
+def test_eval_tensors_identical_with_and_without_the_cache(tmp_path, rng, interpolation, input_size, channels):
+    from classifykit.data.dataset import ImageFolderDataset
+    from classifykit.data.transforms import eval_resize_size, eval_transforms
+
+    root = tmp_path / "odd"
+    names = _save_odd_sizes(root, rng)
+    mean, std = [0.5] * channels, [0.25] * channels
+    transform = eval_transforms(input_size, mean, std, interpolation=interpolation)
+    cache = DecodedImageCache.open(root, names, tmp_path / "c", eval_resize_size(input_size), channels,
+                                   interpolation=interpolation)
+    cached = ImageFolderDataset(root, names, [0] * len(names), transform, channels, cache)
+    uncached = ImageFolderDataset(root, names, [0] * len(names), transform, channels)
+    for i in range(len(names)):
+        a, b = cached[i][0], uncached[i][0]
+        assert a.shape == (channels, input_size, input_size)
+        assert torch.equal(a, b), names[i]
+
+
+def test_grey_data_is_stored_with_one_channel_and_read_as_three(tmp_path, rng):
+    from classifykit.data.transforms import eval_transforms
+
+    root = tmp_path / "grey"
+    root.mkdir()
+    names = []
+    for i, (w, h) in enumerate(((50, 37), (300, 200))):
+        Image.fromarray(rng.integers(0, 256, (h, w), dtype=np.uint8)).save(root / f"{i}.png")
+        names.append(f"{i}.png")
+    Image.fromarray((rng.integers(0, 65536, (40, 30))).astype(np.uint16)).save(root / "wide16.png")
+    names.append("wide16.png")
+    modes = ["L", "L", "I;16"]
+    one = DecodedImageCache.open(root, names, tmp_path / "c", 32, 3, modes=modes)
+    assert one.stored_channels == 1 and one.channels == 3
+    assert one.path.stat().st_size == 3 * 32 * 32 * 1  # a third of RGB storage
+    rgb = DecodedImageCache.open(root, names, tmp_path / "c", 32, 3)  # modes unknown: stored as 3
+    assert rgb.stored_channels == 3 and rgb.key != one.key
+    for i in range(3):
+        assert one[i].shape == (3, 32, 32) and torch.equal(one[i], rgb[i])
+        ev = eval_transforms(32, [0.5] * 3, [0.2] * 3)  # resizes to 32: the cache size
+        assert torch.equal(ev(one[i]), ev(decode_image(root / names[i], 3)))
+    assert torch.equal(next(one.iter_batches([0, 2])), next(rgb.iter_batches([0, 2])))
+    # A 1-channel model on the same grey data reuses the same 1-channel cache.
+    again = DecodedImageCache.open(root, names, tmp_path / "c", 32, 1, modes=modes)
+    assert not again.built and again.key == one.key and again[0].shape == (1, 32, 32)
+    # Colour among the modes: stored as 3.
+    assert DecodedImageCache.open(root, names, tmp_path / "c", 32, 3, modes=["L", "RGB", "L"]).stored_channels == 3
+    with pytest.raises(ClassifykitError, match="2 image modes for 3 paths"):
+        DecodedImageCache.open(root, names, tmp_path / "c", 32, 3, modes=["L", "L"])
+
+
+def test_another_interpolation_or_data_folder_gets_its_own_cache(tmp_path, folder):
+    root, paths = folder
+    base = DecodedImageCache.open(root, paths, tmp_path / "c", size=8, channels=3)
+    bicubic = DecodedImageCache.open(root, paths, tmp_path / "c", size=8, channels=3, interpolation="bicubic")
+    assert bicubic.built and bicubic.key != base.key
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy, copy_function=shutil.copy2)  # same names, sizes and mtimes
+    assert DecodedImageCache.open(copy, paths, tmp_path / "c", size=8, channels=3).key != base.key
+
+
+def test_two_runs_building_the_same_cache_at_once(tmp_path, folder):
+    root, paths = folder
+    inner = []
+
+    def second_run_finishes_first(n):
+        if not inner:  # while the first build is running, a second run builds the same cache completely
+            inner.append(DecodedImageCache.open(root, paths, tmp_path / "c", size=8, channels=3))
+
+    first = DecodedImageCache.open(root, paths, tmp_path / "c", size=8, channels=3, progress=second_run_finishes_first)
+    assert inner[0].built and not first.built  # the first run dropped its copy and uses the second's
+    assert first.path == inner[0].path and os.listdir(tmp_path / "c") == [first.key]
+    assert all(torch.equal(first[i], inner[0][i]) for i in range(len(paths)))
+
+
+def test_a_reader_never_sees_an_unfinished_build(tmp_path, folder):
+    root, paths = folder
+    seen = []
+
+    def look(n):
+        seen.append(sorted(os.listdir(tmp_path / "c")))
+
+    cache = DecodedImageCache.open(root, paths, tmp_path / "c", size=8, channels=3, progress=look)
+    assert seen and all(len(s) == 1 and s[0].startswith(".building-") for s in seen)
+    assert os.listdir(tmp_path / "c") == [cache.key]
+
+
+def test_resolve_cache_dir_rule(tmp_path, monkeypatch):
+    from classifykit.data.cache import resolve_cache_dir
+
+    monkeypatch.delenv("CLASSIFYKIT_CACHE_DIR", raising=False)
+    assert resolve_cache_dir(None, tmp_path / "runs") == tmp_path / "runs" / ".cache" / "images"
+    monkeypatch.setenv("CLASSIFYKIT_CACHE_DIR", str(tmp_path / "env"))
+    assert resolve_cache_dir(None, tmp_path / "runs") == tmp_path / "env"
+    assert resolve_cache_dir(tmp_path / "opt", tmp_path / "runs") == tmp_path / "opt"

@@ -208,17 +208,21 @@ def _png_claiming_size(path, width, height):
 def test_decompression_bomb_refused_and_limit_untouched(tmp_path):
     limit = Image.MAX_IMAGE_PIXELS
     path = _png_claiming_size(tmp_path / "bomb.png", 20_000, 20_000)  # 4.5x the limit: Pillow raises
-    with pytest.raises(ClassifykitError, match=r"bomb\.png: image too large to decode safely"):
+    with pytest.raises(ClassifykitError, match=r"bomb\.png: image too large to decode safely") as e:
         decode_image(path)
     assert Image.MAX_IMAGE_PIXELS == limit == 89_478_485
+    # One limit in the message (issue 15 defect 12: it gave Pillow's 2× limit 178956970, then 89478485).
+    assert "400000000 pixels, over the limit of 89478485 pixels (PIL.Image.MAX_IMAGE_PIXELS); resize it below that" in str(e.value)
+    assert "178956970" not in str(e.value)
 
 
 def test_image_between_1x_and_2x_the_limit_refused_too(tmp_path):
     path = _png_claiming_size(tmp_path / "big.png", 10_000, 10_000)  # 1.1x: Pillow only warns
     with pytest.warns(Image.DecompressionBombWarning), pytest.raises(
-        ClassifykitError, match=r"big\.png: image too large .*10000×10000 = 100000000 pixels exceeds the limit of 89478485"
-    ):
+        ClassifykitError, match=r"big\.png: image too large .*10000×10000 = 100000000 pixels, over the limit of 89478485 pixels"
+    ) as e:
         decode_image(path)
+    assert str(e.value).count("89478485") == 1
 
 
 def test_image_channels():

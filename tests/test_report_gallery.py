@@ -59,3 +59,15 @@ def test_unreadable_image_and_unknown_row_become_problems(tmp_path):
     assert item.image is None and item.problem.startswith(f"cannot open {tmp_path / 'bad.png'}")
     (item,) = wrong_items([{**row, "item": "7"}], "text", texts={"6": "hello"})
     assert item.text is None and item.problem == "row 7 is not in manifest.csv"
+
+
+def test_sixteen_bit_image_is_scaled_like_training_not_saturated(tmp_path):
+    # Mid-grey in 16 bits (32768 of 65535): the old second decoder clipped it to white (mean 0.98).
+    Image.fromarray(np.full((20, 30), 32768, dtype=np.uint16)).save(tmp_path / "mid16.png")
+    assert Image.open(tmp_path / "mid16.png").mode.startswith("I")
+    thumb = np.asarray(_decode(thumbnail_data_uri(tmp_path / "mid16.png")), dtype=np.float64)
+    assert abs(thumb.mean() / 255 - 0.50) < 0.01
+    ramp = (np.arange(64, dtype=np.uint32) * 1028).astype(np.uint16).reshape(8, 8)  # 0 .. 64764
+    Image.fromarray(ramp).save(tmp_path / "ramp16.png")
+    got = np.asarray(_decode(thumbnail_data_uri(tmp_path / "ramp16.png", size=8)))
+    assert np.array_equal(got, np.rint(ramp / 257).astype(np.uint8))

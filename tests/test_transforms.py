@@ -76,7 +76,7 @@ def test_eval_has_no_random_step_even_beside_strong_training(rng):
     train = train_transforms(32, IMAGENET_MEAN, IMAGENET_STD, augment="strong", channels=3)
     evaluate = eval_transforms(32, IMAGENET_MEAN, IMAGENET_STD)
     names = [type(s).__name__ for s in evaluate.transforms]
-    assert names == ["ToImage", "Resize", "CenterCrop", "ToDtype", "Normalize", "ToPureTensor"]
+    assert names == ["ToImage", "Resize", "CenterCrop", "CenterCrop", "ToDtype", "Normalize", "ToPureTensor"]
     img = _image(rng, 3, 48, 48)
     first = evaluate(img)
     for _ in range(5):
@@ -116,18 +116,20 @@ def test_train_levels_list_their_steps():
     names = lambda t: [type(s).__name__ for s in t.transforms]  # noqa: E731
     light = train_transforms(96, [0.5], [0.5], augment="light", channels=1)
     strong = train_transforms(96, [0.5], [0.5], augment="strong", channels=1)
-    assert names(light) == ["ToImage", "RandomResizedCrop", "RandomHorizontalFlip", "ToDtype", "Normalize", "ToPureTensor"]
+    assert names(light) == ["ToImage", "Resize", "CenterCrop", "RandomResizedCrop", "RandomHorizontalFlip",
+                            "ToDtype", "Normalize", "ToPureTensor"]
     assert names(strong) == [
-        "ToImage", "RandomResizedCrop", "RandomHorizontalFlip", "TrivialAugmentWide",
+        "ToImage", "Resize", "CenterCrop", "RandomResizedCrop", "RandomHorizontalFlip", "TrivialAugmentWide",
         "ToDtype", "Normalize", "RandomErasing", "ToPureTensor",
     ]
-    assert light.transforms[1].scale == (0.35, 1.0)
+    assert light.transforms[3].scale == (0.35, 1.0)
+    assert light.transforms[1].size == [eval_resize_size(96)] and tuple(light.transforms[2].size) == (eval_resize_size(96),) * 2
 
 
 def test_small_inputs_get_translation_only_crops_at_the_eval_scale():
     small = train_transforms(28, [0.0], [1.0], augment="light", channels=1)
-    assert [type(s).__name__ for s in small.transforms[:4]] == ["ToImage", "Resize", "RandomCrop", "RandomHorizontalFlip"]
-    crop = small.transforms[2]
+    assert [type(s).__name__ for s in small.transforms[:5]] == ["ToImage", "Resize", "CenterCrop", "RandomCrop", "RandomHorizontalFlip"]
+    crop = small.transforms[3]
     assert crop.padding == [3, 3, 3, 3] and crop.padding_mode == "reflect"  # 28 // 8 px on every side
     img = torch.arange(28 * 28).reshape(1, 28, 28).to(torch.uint8)
     ev = eval_transforms(28, [0.0], [1.0])(img)
@@ -142,7 +144,7 @@ def test_small_inputs_get_translation_only_crops_at_the_eval_scale():
         assert any(torch.equal(window, cand[0, 3 + dy:25 + dy, 3 + dx:25 + dx])
                    for cand in (ev, ev.flip(-1)) for dy in range(-3, 4) for dx in range(-3, 4))
     assert not all(torch.equal(o, outs[0]) for o in outs)
-    assert type(train_transforms(65, [0.5], [0.5], augment="light").transforms[1]).__name__ == "RandomResizedCrop"
+    assert type(train_transforms(65, [0.5], [0.5], augment="light").transforms[3]).__name__ == "RandomResizedCrop"
 
 
 def test_errors_name_the_option():
@@ -158,3 +160,26 @@ def test_errors_name_the_option():
         eval_transforms(0, [0.5], [0.5])
     with pytest.raises(ClassifykitError, match=r"crop_pct 1.5"):
         eval_transforms(8, [0.5], [0.5], crop_pct=1.5)
+    with pytest.raises(ClassifykitError, match=r"interpolation 'lanczos': use one of bilinear, bicubic"):
+        eval_transforms(8, [0.5], [0.5], interpolation="lanczos")
+    with pytest.raises(ClassifykitError, match=r"interpolation 'nearest'"):
+        train_transforms(8, [0.5], [0.5], augment="light", interpolation="nearest")
+
+
+def test_eval_resize_size_gives_back_a_resize_written_as_crop_over_resize():
+    # torchvision's ResNet-50 V2 (232 -> 224) and ConvNeXt-T (236 -> 224) presets as a crop share.
+    assert eval_resize_size(224, 224 / 232) == 232 and eval_resize_size(224, 224 / 236) == 236
+
+
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
+def test_interpolation_reaches_every_resize(interpolation):
+    from torchvision.transforms import InterpolationMode
+
+    mode = InterpolationMode(interpolation)
+    ev = eval_transforms(96, [0.5], [0.5], interpolation=interpolation)
+    tr = train_transforms(96, [0.5], [0.5], augment="light", interpolation=interpolation)
+    assert ev.transforms[1].interpolation == mode and tr.transforms[1].interpolation == mode
+    assert tr.transforms[3].interpolation == mode  # RandomResizedCrop
+    img = torch.arange(3 * 120 * 90, dtype=torch.int64).remainder(251).to(torch.uint8).reshape(3, 120, 90)
+    other = "bicubic" if interpolation == "bilinear" else "bilinear"
+    assert not torch.equal(ev(img), eval_transforms(96, [0.5], [0.5], interpolation=other)(img))

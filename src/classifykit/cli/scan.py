@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from classifykit.cli.app import app
@@ -63,7 +64,9 @@ def scan(
 
 
 def print_report(console: Console, result: ScanResult, out: Path, skipped_path: Path) -> None:
-    """Classes with counts (per split when the folder came split), skipped files, one summary line."""
+    """Classes with counts (per split when the folder came split), skipped files, one summary line;
+    then the scan's notes (hidden/system and unlabelled folders left out, images counted as the class
+    of a higher folder) on stderr, as every data warning."""
     table = Table(title=f"Classes in {result.root}", title_justify="left")
     table.add_column("class")
     table.add_column("images", justify="right")
@@ -96,3 +99,6 @@ def print_report(console: Console, result: ScanResult, out: Path, skipped_path: 
         f"Scanned in {result.seconds:.1f} s ({result.reused} unchanged files reused); wrote {out} and {skipped_path}.",
         highlight=False,
     )
+    warn = Console(stderr=True, soft_wrap=True)
+    for note in result.notes():
+        warn.print(f"[yellow]note:[/] {escape(note)}", highlight=False)

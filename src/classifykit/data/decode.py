@@ -25,6 +25,7 @@ Multi-frame files (GIF, TIFF) give their first frame.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from typing import IO
 
@@ -70,6 +71,23 @@ def detect_channels(modes: Iterable[str]) -> int:
     return 1
 
 
+def too_large(*, size: tuple[int, int] | None = None, error: Exception | None = None) -> str:
+    """The one wording of a decompression-bomb refusal, with one limit: ``Image.MAX_IMAGE_PIXELS``.
+
+    Pillow refuses by itself only above twice the limit and words that as "exceeds limit of
+    <2 × limit>" (it merely warns between 1× and 2×); we refuse from 1×, so the message names the
+    pixel count (``W×H = N`` when ``size`` is known, else the count in Pillow's message) and the
+    limit once (a Pillow error or warning as ``error``), e.g. ``"100000×100000 = 10000000000 pixels, over the limit of 89478485 pixels
+    (PIL.Image.MAX_IMAGE_PIXELS)"``.
+    """
+    if size is not None:
+        count = f"{size[0]}×{size[1]} = {size[0] * size[1]} pixels"
+    else:
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        count = f"{found.group(1)} pixels" if found else "more pixels than allowed"
+    return f"{count}, over the limit of {Image.MAX_IMAGE_PIXELS} pixels (PIL.Image.MAX_IMAGE_PIXELS)"
+
+
 def _name(source: str | os.PathLike | IO[bytes]) -> str:
     if isinstance(source, (str, os.PathLike)):
         return os.fspath(source)
@@ -87,16 +105,14 @@ def _open(source: str | os.PathLike | IO[bytes]) -> Image.Image:
             # warns between 1x and 2x; refuse from 1x, before decoding, without touching the global
             # limit or the (process-wide, not thread-safe) warning filters.
             if Image.MAX_IMAGE_PIXELS is not None and im.width * im.height > Image.MAX_IMAGE_PIXELS:
-                raise Image.DecompressionBombError(
-                    f"{im.width}×{im.height} = {im.width * im.height} pixels exceeds the limit of {Image.MAX_IMAGE_PIXELS}"
-                )
+                raise Image.DecompressionBombError(too_large(size=im.size))
             im.load()
     except FileNotFoundError as e:
         raise ClassifykitError(f"{name}: no such file; rescan the folder or fix the manifest.") from e
     except Image.DecompressionBombError as e:
+        reason = str(e) if "PIL.Image.MAX_IMAGE_PIXELS" in str(e) else too_large(error=e)
         raise ClassifykitError(
-            f"{name}: image too large to decode safely ({e}); resize it below "
-            f"{Image.MAX_IMAGE_PIXELS} pixels or remove it."
+            f"{name}: image too large to decode safely: {reason}; resize it below that or remove it."
         ) from e
     except UnidentifiedImageError as e:
         raise ClassifykitError(f"{name}: not an image Pillow can read; remove it or convert it to PNG/JPEG.") from e

@@ -5,19 +5,28 @@ listed in ``skipped`` with the reason, instead of crashing a DataLoader hours in
 
 Folder rules (:func:`scan_folder`):
 
-- ``root/<class>/**/<image>``: the label is the first folder under ``root``; deeper folders are
-  walked and keep that label (as torchvision's ``ImageFolder``). Symlinked class folders are
-  followed; symlinked folders inside a class are not (no loops).
-- ``root/{train,val,test}/<class>/…`` (also ``valid``/``validation`` for val, any letter case)
-  keeps that split in :attr:`ScanResult.preset_split`. It applies only when every visible folder in
-  ``root`` is a split name, ``train`` is one of them, and each holds class folders.
-- Hidden and system entries are ignored silently: names starting with ``.`` (``.DS_Store``,
-  ``.git``, AppleDouble ``._*``), ``__MACOSX``, ``Thumbs.db``, ``ehthumbs.db``, ``desktop.ini``,
-  ``$RECYCLE.BIN``, ``System Volume Information``. Any other file is either used or skipped with a
-  reason: files outside a class folder, names without an image extension (a ``README.txt`` in a
-  class folder), empty files, content that is not an accepted image, truncated or corrupt data,
-  and images over Pillow's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``, never changed
-  here).
+- ``root/<class>/<image>``: the label is the first folder under ``root``. An image deeper than
+  that (``cat/sub/1.png``) counts as the class ``cat`` (as torchvision's ``ImageFolder``), and the
+  scan says so in one line (:attr:`ScanResult.nested`, :meth:`ScanResult.notes`) — never silently.
+  A subfolder of a class folder named like a split (``cat/train/``) is an error: train and test
+  images would be merged into one class. Symlinked class folders are followed; symlinked folders
+  inside a class are not (no loops).
+- ``root/<split>/<class>/<image>``, the split layout: some top-level folders are split names
+  (``train``; ``val``, ``valid`` or ``validation``; ``test``; any letter case; any subset of them)
+  and each of those holds subfolders. The split is kept in :attr:`ScanResult.preset_split`; the
+  class is the folder under the split. Any other top-level folder (``predict/``, ``unlabeled/``)
+  is unlabelled: listed in ``skipped`` as ``predict/`` with the reason and its file count, its
+  files unread; so are images directly under a split folder or the root. A split-named folder that
+  holds only images (no subfolder) makes the folder a plain class layout (a class named ``test``).
+- Hidden and system entries are left out: names starting with ``.`` (``.DS_Store``, ``.git``,
+  ``.ipynb_checkpoints``, AppleDouble ``._*``), ``__MACOSX``, ``Thumbs.db``, ``ehthumbs.db``,
+  ``desktop.ini``, ``$RECYCLE.BIN``, ``System Volume Information``. They are not errors, but the
+  scan counts them per name (:attr:`ScanResult.hidden_folders`, :attr:`ScanResult.hidden_files`)
+  so the caller says in one line what was left out (:meth:`ScanResult.left_out_line`). Any other
+  file is either used or skipped with a reason: files outside a class folder, names without an
+  image extension (a ``README.txt`` in a class folder), empty files, content that is not an
+  accepted image, truncated or corrupt data, and images over Pillow's decompression-bomb limit
+  (``PIL.Image.MAX_IMAGE_PIXELS``, never changed here).
 - Image extensions (any case): :data:`IMAGE_EXTENSIONS`. The content decides, not the name: a PNG
   named ``.jpg`` is used; an HTML page named ``.jpg`` is skipped. Only the Pillow formats in
   :data:`PIL_FORMATS` are opened, so a crafted file cannot reach other decoders (EPS would run
@@ -42,7 +51,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from classifykit.data.decode import PIL_FORMATS
+from classifykit.data.decode import PIL_FORMATS, too_large
 from classifykit.data.manifest import ManifestItem, resolve
 from classifykit.cpus import usable_cpus
 from classifykit.errors import ClassifykitError
@@ -60,8 +69,12 @@ _SERIAL_BELOW = 64  # fewer files than this are decoded in-process: a pool costs
 
 
 def is_hidden(name: str) -> bool:
-    """True for hidden and system entries that a scan ignores without a word."""
+    """True for hidden and system entries that a scan leaves out (and counts, see :class:`ScanResult`)."""
     return name.startswith(".") or name.lower() in SYSTEM_NAMES
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 @dataclass
@@ -78,6 +91,12 @@ class ScanResult:
         preset_split: ``{path: "train"|"val"|"test"}`` when the folder came split, else ``None``.
         reused: files whose result came from the rescan cache instead of being decoded.
         seconds: wall time of the scan.
+        hidden_folders: hidden/system folder name -> ``(folders, files in them)``, e.g.
+            ``{".ipynb_checkpoints": (2, 3), "__MACOSX": (1, 5)}``; left out, never read.
+        hidden_files: hidden/system file name -> count (AppleDouble ``._*`` files under ``"._*"``).
+        unlabelled: top-level folders beside the split folders -> files in them (left out, also in
+            ``skipped`` as ``"<folder>/"``).
+        nested: class -> usable images that sit deeper than ``<class>/`` and count as that class.
     """
 
     root: Path
@@ -88,11 +107,44 @@ class ScanResult:
     preset_split: dict[str, str] | None = None
     reused: int = 0
     seconds: float = 0.0
+    hidden_folders: dict[str, tuple[int, int]] = field(default_factory=dict)
+    hidden_files: dict[str, int] = field(default_factory=dict)
+    unlabelled: dict[str, int] = field(default_factory=dict)
+    nested: dict[str, int] = field(default_factory=dict)
     counts: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
         counts = Counter(it.label for it in self.items)
         self.counts = {c: counts[c] for c in self.classes}
+
+    def left_out_line(self) -> str | None:
+        """One line on the hidden and system entries left out, or None if there were none: e.g.
+        ``left out 2 hidden/system folders: .ipynb_checkpoints (3 files), __MACOSX (5 files)``."""
+        parts = []
+        if self.hidden_folders:
+            n = sum(folders for folders, _ in self.hidden_folders.values())
+            names = ", ".join(f"{name}{f' ×{folders}' if folders > 1 else ''} ({_plural(files, 'file')})"
+                              for name, (folders, files) in sorted(self.hidden_folders.items()))
+            parts.append(f"{_plural(n, 'hidden/system folder')}: {names}")
+        if self.hidden_files:
+            n = sum(self.hidden_files.values())
+            names = ", ".join(f"{name}{f' ×{k}' if k > 1 else ''}" for name, k in sorted(self.hidden_files.items()))
+            parts.append(f"{_plural(n, 'hidden/system file')}: {names}")
+        return "left out " + "; ".join(parts) if parts else None
+
+    def notes(self) -> list[str]:
+        """The one-line notes a caller prints after a scan (on stderr): hidden entries left out,
+        unlabelled folders left out, images counted as the class of a higher folder."""
+        out = [line] if (line := self.left_out_line()) else []
+        if self.unlabelled:
+            names = ", ".join(f"{name}/ ({_plural(n, 'file')})" for name, n in sorted(self.unlabelled.items()))
+            out.append(f"left out {_plural(len(self.unlabelled), 'unlabelled folder')} beside the split folders "
+                       f"(not train, val or test): {names}")
+        if self.nested:
+            n = sum(self.nested.values())
+            names = ", ".join(f"{c} {k}" for c, k in sorted(self.nested.items()))
+            out.append(f"{_plural(n, 'image')} in subfolders of a class folder counted as that class: {names}")
+        return out
 
 
 def reason_kind(reason: str) -> str:
@@ -138,7 +190,7 @@ def check_image(path: str | os.PathLike) -> tuple[int, int, str] | str:
             head = f.read(16)
         return f"not an image: content is none of {', '.join(PIL_FORMATS)} (starts with {head!r})"
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        return f"too large: {e}"
+        return f"too large: {too_large(error=e)}; resize it below that or remove it"
     except Exception as e:  # noqa: BLE001 — any decoder failure makes this one file unusable, never the scan
         return f"truncated or corrupt: {type(e).__name__}: {e}"
 
@@ -266,25 +318,66 @@ def _decode_parallel(todo: list[_File], workers: int, progress: bool) -> dict[st
     return results
 
 
-def _visible(folder: str, key: str | None = None, skipped: list[tuple[str, str]] | None = None) -> list[os.DirEntry]:
-    """Visible entries of ``folder`` sorted by name. An unreadable folder is skipped as ``key/``
-    (or, without ``skipped``, is a ClassifykitError)."""
+@dataclass
+class _Hidden:
+    """Counts of the hidden and system entries a walk left out (see ScanResult)."""
+
+    folders: Counter = field(default_factory=Counter)
+    files_in: Counter = field(default_factory=Counter)
+    files: Counter = field(default_factory=Counter)
+
+    def add(self, entry: os.DirEntry) -> None:
+        if entry.is_dir(follow_symlinks=False):
+            self.folders[entry.name] += 1
+            self.files_in[entry.name] += _count_files(entry.path)
+        else:
+            self.files["._*" if entry.name.startswith("._") else entry.name] += 1
+
+
+def _count_files(folder: str) -> int:
+    """Files anywhere under ``folder`` (symlinked folders not followed; unreadable parts count 0)."""
+    return sum(len(files) for _, _, files in os.walk(folder))
+
+
+def _visible(
+    folder: str, key: str | None = None, skipped: list[tuple[str, str]] | None = None, hidden: _Hidden | None = None
+) -> list[os.DirEntry]:
+    """Visible entries of ``folder`` sorted by name; hidden ones are counted in ``hidden``. An
+    unreadable folder is skipped as ``key/`` (or, without ``skipped``, is a ClassifykitError)."""
     try:
         with os.scandir(folder) as it:
-            return sorted((e for e in it if not is_hidden(e.name)), key=lambda e: e.name)
+            entries = sorted(it, key=lambda e: e.name)
     except OSError as e:
         if skipped is None:
             raise ClassifykitError(f"{folder}: cannot read the folder ({e.strerror}); check its permissions.") from None
         skipped.append((f"{key}/", f"unreadable folder: {e.strerror}"))
         return []
+    if hidden is not None:
+        for e in entries:
+            if is_hidden(e.name):
+                hidden.add(e)
+    return [e for e in entries if not is_hidden(e.name)]
 
 
-def _walk_class(folder: str, prefix: str, label: str, files: list[_File], skipped: list[tuple[str, str]]) -> None:
-    """Collect the images under ``folder``, whose POSIX path relative to the root is ``prefix``."""
-    for entry in _visible(folder, prefix, skipped):
+def _walk_class(
+    folder: str, prefix: str, label: str, files: list[_File], skipped: list[tuple[str, str]], hidden: _Hidden,
+    class_folder: bool = True,
+) -> None:
+    """Collect the images under ``folder``, whose POSIX path relative to the root is ``prefix``.
+
+    Raises:
+        ClassifykitError: a split-named folder directly inside the class folder.
+    """
+    for entry in _visible(folder, prefix, skipped, hidden):
         key = f"{prefix}/{entry.name}"
         if entry.is_dir(follow_symlinks=False):
-            _walk_class(entry.path, key, label, files, skipped)
+            if class_folder and entry.name.lower() in SPLIT_FOLDERS:
+                raise ClassifykitError(
+                    f"{key}/: a {entry.name!r} split folder inside the class folder {label!r}; the images of "
+                    f"every split would be merged into one class. If {label}/ holds the splits, scan that folder "
+                    f"instead; a split layout is <root>/{entry.name}/<class>/<image>."
+                )
+            _walk_class(entry.path, key, label, files, skipped, hidden, class_folder=False)
             continue
         if not entry.is_file():
             continue  # a symlink to a folder inside a class, a socket, a broken link
@@ -296,28 +389,32 @@ def _walk_class(folder: str, prefix: str, label: str, files: list[_File], skippe
         files.append(_File(key, label, entry.path, st.st_size, st.st_mtime_ns))
 
 
-def _class_folders(folder: str, prefix: str, skipped: list[tuple[str, str]]) -> list[os.DirEntry]:
+def _class_folders(folder: str, prefix: str, skipped: list[tuple[str, str]], hidden: _Hidden) -> list[os.DirEntry]:
     """Visible subfolders of ``folder`` (``prefix`` relative to the root); its own files are skipped."""
     folders = []
-    for entry in _visible(folder, prefix.rstrip("/"), skipped):
+    for entry in _visible(folder, prefix.rstrip("/"), skipped, hidden):
         if entry.is_dir():
             folders.append(entry)
         elif entry.is_file():
-            skipped.append((f"{prefix}{entry.name}", "not in a class folder: put it in root/<class>/"))
+            skipped.append((f"{prefix}{entry.name}", f"not in a class folder: put it in {prefix or 'root/'}<class>/"))
     return folders
 
 
 def is_split_layout(folder_names: list[str]) -> bool:
-    """The split-level rule, shared by image and text folders: every (visible) folder name is a split
-    name of :data:`SPLIT_FOLDERS` (any letter case) and ``train`` is one of them."""
+    """The split-level rule, shared by image and text folders: there is at least one folder and
+    every (visible) folder name is a split name of :data:`SPLIT_FOLDERS` (any letter case; any
+    subset of train / val / test). Image folders apply it to their split-named folders and leave
+    the others out as unlabelled (:func:`scan_folder`)."""
     names = [n.lower() for n in folder_names]
-    return "train" in names and all(n in SPLIT_FOLDERS for n in names)
+    return bool(names) and all(n in SPLIT_FOLDERS for n in names)
 
 
-def _is_preset(top: list[os.DirEntry]) -> bool:
-    if not is_split_layout([e.name for e in top if e.is_dir()]):
-        return False
-    return all(any(e.is_dir() for e in _visible(d.path, d.name, [])) for d in top if d.is_dir())
+def _split_dirs(top: list[os.DirEntry]) -> list[os.DirEntry]:
+    """The split folders of a split layout (each split-named top folder holds a subfolder), else []."""
+    splits = [e for e in top if e.is_dir() and e.name.lower() in SPLIT_FOLDERS]
+    if not is_split_layout([e.name for e in splits]):
+        return []
+    return splits if all(any(e.is_dir() for e in _visible(d.path, d.name, [])) for d in splits) else []
 
 
 def scan_folder(
@@ -340,22 +437,31 @@ def scan_folder(
     if not root.is_dir():
         raise ClassifykitError(f"{root}: no such folder. Give a folder with one subfolder per class (root/<class>/<image>).")
     skipped: list[tuple[str, str]] = []
+    hidden = _Hidden()
     top = _visible(str(root))
     files: list[_File] = []
     folder_labels: set[str] = set()
     split_of_folder: dict[str, str] = {}
-    if _is_preset(top):
-        for split_dir in _class_folders(str(root), "", skipped):
-            for class_dir in _class_folders(split_dir.path, f"{split_dir.name}/", skipped):
+    unlabelled: dict[str, int] = {}
+    splits = _split_dirs(top)
+    if splits:
+        split_names = {d.name for d in splits}
+        for entry in _class_folders(str(root), "", skipped, hidden):
+            if entry.name not in split_names:
+                unlabelled[entry.name] = n = _count_files(entry.path)
+                skipped.append((f"{entry.name}/", f"unlabelled folder: not a split folder (train, val, test); "
+                                                  f"its {_plural(n, 'file')} left out"))
+        for split_dir in splits:
+            for class_dir in _class_folders(split_dir.path, f"{split_dir.name}/", skipped, hidden):
                 folder_labels.add(class_dir.name)
                 n = len(files)
-                _walk_class(class_dir.path, f"{split_dir.name}/{class_dir.name}", class_dir.name, files, skipped)
+                _walk_class(class_dir.path, f"{split_dir.name}/{class_dir.name}", class_dir.name, files, skipped, hidden)
                 for f in files[n:]:
                     split_of_folder[f.key] = SPLIT_FOLDERS[split_dir.name.lower()]
     else:
-        for class_dir in _class_folders(str(root), "", skipped):
+        for class_dir in _class_folders(str(root), "", skipped, hidden):
             folder_labels.add(class_dir.name)
-            _walk_class(class_dir.path, class_dir.name, class_dir.name, files, skipped)
+            _walk_class(class_dir.path, class_dir.name, class_dir.name, files, skipped, hidden)
     if not folder_labels:
         raise ClassifykitError(
             f"{root}: no class subfolders found. Put each class's images in its own folder: {root}/<class>/<image>."
@@ -363,6 +469,11 @@ def scan_folder(
     result = _assemble(root, files, skipped, folder_labels, workers, progress, cache_path)
     if split_of_folder:
         result.preset_split = {it.path: split_of_folder[it.path] for it in result.items}
+    depth = 3 if splits else 2  # path parts of root/[split/]class/image
+    result.nested = dict(sorted(Counter(it.label for it in result.items if it.path.count("/") >= depth).items()))
+    result.hidden_folders = {name: (k, hidden.files_in[name]) for name, k in sorted(hidden.folders.items())}
+    result.hidden_files = dict(sorted(hidden.files.items()))
+    result.unlabelled = unlabelled
     result.seconds = time.perf_counter() - start
     return result
 

@@ -5,9 +5,13 @@ evaluation preset has no random step at all, so augmentation cannot reach val or
 
 Both take a PIL image (from :func:`classifykit.data.decode.decode_image`) or a ``uint8`` tensor
 ``C×H×W`` (from :class:`classifykit.data.cache.DecodedImageCache`) and return a ``float32`` tensor
-``C×input_size×input_size``, normalized per channel: ``(x / 255 - mean) / std``. The input is turned
-into a tensor first, so resizing runs on tensors whichever the source (the same resampling code with
-and without the cache).
+``C×input_size×input_size``, normalized per channel: ``(x / 255 - mean) / std``.
+
+One resize for every path (:func:`resize_square`): the cache stores exactly ``resize_square``'s output
+and the presets start with the same step, which is an identity on an already-square image of that
+size, so an image gives the same tensor cached or decoded from its file (train and predict never
+see two resamplings of one image). The input is turned into a uint8 tensor first, so the resampling
+runs on tensors whichever the source.
 """
 
 from __future__ import annotations
@@ -35,6 +39,38 @@ _MIN_CROP_SCALE = 0.35
 # Inputs up to this side (pixels) are small-image inputs: evaluated whole (crop_pct 1.0) and, when
 # augmented, translated rather than zoomed (see train_transforms), as CIFAR-style recipes do.
 SMALL_INPUT_MAX = 64
+# Resampling filters a preset may use (timm's ``pretrained_cfg["interpolation"]`` names).
+INTERPOLATIONS = {"bilinear": InterpolationMode.BILINEAR, "bicubic": InterpolationMode.BICUBIC}
+
+
+def interpolation_mode(interpolation: str) -> InterpolationMode:
+    """torchvision's mode for ``"bilinear"`` or ``"bicubic"``.
+
+    Raises:
+        ClassifykitError: any other name.
+    """
+    try:
+        return INTERPOLATIONS[interpolation]
+    except KeyError:
+        raise ClassifykitError(f"interpolation {interpolation!r}: use one of {', '.join(INTERPOLATIONS)}.") from None
+
+
+def resize_square(size: int, interpolation: str = "bilinear") -> v2.Compose:
+    """The one resize of the image pipeline: shorter side to ``size`` pixels, then a centre crop to ``size × size``.
+
+    ``v2.Resize(size, antialias=True)`` then ``v2.CenterCrop(size)`` on a uint8 tensor ``C×H×W``
+    -> uint8 ``C×size×size``. Used by :class:`~classifykit.data.cache.DecodedImageCache` to store
+    each image and as the first step of :func:`eval_transforms` and :func:`train_transforms`; on an
+    image that is already ``size × size`` both steps are identities (torchvision returns the input
+    unchanged), so a cached image is not resampled twice. Each channel is resampled on its own:
+    a grey image resized and then repeated to 3 channels equals the 3-channel grey image resized.
+
+    Raises:
+        ClassifykitError: ``size`` < 1 or an unknown ``interpolation``.
+    """
+    if size < 1:
+        raise ClassifykitError(f"Resize size {size}: use a positive number of pixels.")
+    return v2.Compose([v2.Resize(size, interpolation=interpolation_mode(interpolation), antialias=True), v2.CenterCrop(size)])
 
 
 def default_crop_pct(input_size: int) -> float:
@@ -56,13 +92,16 @@ def meta_crop_pct(meta: dict) -> float:
 def eval_resize_size(input_size: int, crop_pct: float | None = None) -> int:
     """Shorter-side size (pixels) the evaluation preset resizes to before its centre crop.
 
-    ``floor(input_size / crop_pct)``, as timm's ``transforms_factory`` (224 -> 256 at 0.875). Also the
-    smallest useful :class:`~classifykit.data.cache.DecodedImageCache` size: evaluation then never
-    upsamples a cached image. ``crop_pct`` None means :func:`default_crop_pct`.
+    ``floor(input_size / crop_pct)``, as timm's ``transforms_factory`` (224 -> 256 at 0.875), with a
+    1e-6 tolerance so a share written as ``crop / resize`` gives that resize back (224 / (224 / 232)
+    is 231.99999999999997 in floating point; torchvision's ResNet-50 V2 preset resizes to 232). Also
+    the :class:`~classifykit.data.cache.DecodedImageCache` size: the evaluation preset's
+    :func:`resize_square` is then an identity on a cached image. ``crop_pct`` None means
+    :func:`default_crop_pct`. The size does not depend on the interpolation.
     """
     if crop_pct is None:
         crop_pct = default_crop_pct(input_size)
-    return int(math.floor(input_size / crop_pct))
+    return int(math.floor(input_size / crop_pct + 1e-6))
 
 
 def _check(input_size: int, mean: Sequence[float], std: Sequence[float], channels: int | None) -> None:
@@ -84,9 +123,13 @@ def _normalize(mean: Sequence[float], std: Sequence[float]) -> list[v2.Transform
 
 
 def eval_transforms(
-    input_size: int, mean: Sequence[float], std: Sequence[float], crop_pct: float | None = None
+    input_size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    crop_pct: float | None = None,
+    interpolation: str = "bilinear",
 ) -> v2.Compose:
-    """Evaluation preset: resize shorter side to :func:`eval_resize_size`, centre crop, normalize.
+    """Evaluation preset: :func:`resize_square` to :func:`eval_resize_size`, centre crop, normalize.
 
     Deterministic (no random step): the same input always gives the same output. ``crop_pct`` 0.875
     follows torchvision's ImageNet evaluation (resize 256, crop 224), which matches the average zoom
@@ -97,12 +140,14 @@ def eval_transforms(
         mean, std: per-channel statistics in [0, 1] units (``len`` = channels).
         crop_pct: share of the resized shorter side kept by the centre crop, in (0, 1]; None means
             :func:`default_crop_pct` (1.0 up to 64 px, else 0.875).
+        interpolation: ``"bilinear"`` or ``"bicubic"`` (the weights' own, e.g. EfficientNet-B0 is bicubic).
 
     Returns:
         A callable: PIL image or uint8 tensor ``C×H×W`` -> float32 tensor ``C×input_size×input_size``.
 
     Raises:
-        ClassifykitError: bad size, mismatched or non-positive statistics, crop_pct outside (0, 1].
+        ClassifykitError: bad size, mismatched or non-positive statistics, crop_pct outside (0, 1],
+            unknown interpolation.
     """
     _check(input_size, mean, std, None)
     if crop_pct is None:
@@ -112,7 +157,7 @@ def eval_transforms(
     return v2.Compose(
         [
             v2.ToImage(),
-            v2.Resize(eval_resize_size(input_size, crop_pct), interpolation=InterpolationMode.BILINEAR, antialias=True),
+            *resize_square(eval_resize_size(input_size, crop_pct), interpolation).transforms,
             v2.CenterCrop(input_size),
             *_normalize(mean, std),
             v2.ToPureTensor(),
@@ -127,8 +172,12 @@ def train_transforms(
     augment: str = "light",
     channels: int | None = None,
     crop_pct: float | None = None,
+    interpolation: str = "bilinear",
 ) -> v2.Compose:
     """Training preset at one of three augmentation levels.
+
+    Every level starts as evaluation does, with :func:`resize_square` to :func:`eval_resize_size`,
+    so training sees the same pixels with and without the cache (which stores that square).
 
     - ``none``: exactly :func:`eval_transforms` (so features of a frozen backbone can be computed once).
     - ``light``: ``RandomResizedCrop(input_size, scale=(0.35, 1), ratio=(3/4, 4/3))`` (Szegedy et al.
@@ -147,30 +196,31 @@ def train_transforms(
         mean, std: per-channel statistics in [0, 1] units.
         augment: ``none``, ``light`` or ``strong``.
         channels: channels of the images (1 or 3), checked against ``len(mean)``; None skips the check.
-        crop_pct: the evaluation preset's crop share (for ``none`` and the small-input crops); None
-            means :func:`default_crop_pct`.
+        crop_pct: the evaluation preset's crop share (sets the square's size); None means
+            :func:`default_crop_pct`.
+        interpolation: ``"bilinear"`` or ``"bicubic"``, for the square and the random resized crop;
+            ``TrivialAugmentWide`` stays bilinear (torchvision's tensor rotations and shears take
+            nearest or bilinear only).
 
     Returns:
         A callable: PIL image or uint8 tensor ``C×H×W`` -> float32 tensor ``C×input_size×input_size``.
 
     Raises:
-        ClassifykitError: unknown ``augment`` level, bad size or statistics.
+        ClassifykitError: unknown ``augment`` level or interpolation, bad size or statistics.
     """
     if augment not in AUGMENT_LEVELS:
         raise ClassifykitError(f"--augment {augment!r}: use one of {', '.join(AUGMENT_LEVELS)}.")
     _check(input_size, mean, std, channels)
     if augment == "none":
-        return eval_transforms(input_size, mean, std, crop_pct)
+        return eval_transforms(input_size, mean, std, crop_pct, interpolation)
+    square = resize_square(eval_resize_size(input_size, crop_pct), interpolation).transforms
     if input_size <= SMALL_INPUT_MAX:
-        crop: list[v2.Transform] = [
-            v2.Resize(eval_resize_size(input_size, crop_pct), interpolation=InterpolationMode.BILINEAR, antialias=True),
-            v2.RandomCrop(input_size, padding=max(1, input_size // 8), padding_mode="reflect"),
-        ]
+        crop: v2.Transform = v2.RandomCrop(input_size, padding=max(1, input_size // 8), padding_mode="reflect")
     else:
-        crop = [v2.RandomResizedCrop(
-            input_size, scale=(_MIN_CROP_SCALE, 1.0), interpolation=InterpolationMode.BILINEAR, antialias=True
-        )]
-    steps: list[v2.Transform] = [v2.ToImage(), *crop, v2.RandomHorizontalFlip(p=0.5)]
+        crop = v2.RandomResizedCrop(
+            input_size, scale=(_MIN_CROP_SCALE, 1.0), interpolation=interpolation_mode(interpolation), antialias=True
+        )
+    steps: list[v2.Transform] = [v2.ToImage(), *square, crop, v2.RandomHorizontalFlip(p=0.5)]
     if augment == "strong":
         steps.append(v2.TrivialAugmentWide(interpolation=InterpolationMode.BILINEAR))
     steps += _normalize(mean, std)

@@ -1,6 +1,7 @@
 """The most confidently wrong test items, as embedded thumbnails (images) or texts (text runs).
 
-Thumbnails are made with Pillow and embedded as ``data:image/png;base64,...`` URIs so the report
+Thumbnails are decoded by the one image decoder (:func:`~classifykit.data.decode.decode_image`:
+the same EXIF rotation, 16-bit scaling and transparency handling as training) and embedded as ``data:image/png;base64,...`` URIs so the report
 stays one self-contained file. Image paths are the data root (:func:`data_root`) joined with the
 manifest path, as at training time.
 """
@@ -13,7 +14,10 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import Image
+
+from classifykit.data.decode import decode_image
+from classifykit.errors import ClassifykitError
 
 THUMB = 112  # thumbnail box, pixels
 
@@ -68,21 +72,19 @@ def thumbnail_data_uri(path: Path, size: int = THUMB) -> str:
     """A PNG data URI of the image at ``path`` fitted into ``size``×``size`` pixels.
 
     Small images (e.g. 28×28) are enlarged by a whole factor with nearest-neighbour so their
-    pixels stay sharp; large ones are shrunk with Lanczos. EXIF rotation is applied.
+    pixels stay sharp; large ones are shrunk with Lanczos.
 
     Raises:
-        OSError: the file cannot be opened or decoded (Pillow's errors derive from it).
+        ClassifykitError: the file cannot be opened or decoded (the message names it).
     """
-    with Image.open(path) as im:
-        im = ImageOps.exif_transpose(im)
-        im = im.convert("L" if im.mode in ("1", "L", "I;16", "I", "F") else "RGB")
-        factor = size // max(im.size)
-        if factor >= 2:
-            im = im.resize((im.width * factor, im.height * factor), Image.Resampling.NEAREST)
-        else:
-            im.thumbnail((size, size), Image.Resampling.LANCZOS)
-        buf = io.BytesIO()
-        im.save(buf, format="PNG", optimize=True)
+    im = decode_image(path)
+    factor = size // max(im.size)
+    if factor >= 2:
+        im = im.resize((im.width * factor, im.height * factor), Image.Resampling.NEAREST)
+    else:
+        im.thumbnail((size, size), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", optimize=True)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -113,6 +115,6 @@ def wrong_items(predictions: list[dict[str, str]], task: str, *, root: Path | No
             continue
         try:
             out.append(WrongItem(**fields, image=thumbnail_data_uri(root / item)))
-        except (OSError, ValueError, Image.DecompressionBombError) as e:
-            out.append(WrongItem(**fields, problem=f"cannot open {root / item}: {e}"))
+        except ClassifykitError as e:
+            out.append(WrongItem(**fields, problem=f"cannot open {e}"))  # e starts with the path
     return out
