@@ -21,6 +21,7 @@ from classifykit.engine.steps import GroupNorms
 from classifykit.engine.stopping import patience_counts
 from classifykit.engine.trainer import fit, layer_groups
 from classifykit.errors import ClassifykitError
+from classifykit.report.rundata import read_numeric_csv, replay_early_stopping
 from test_engine_trainer import Blobs, Net, cfg, csv_rows, loaders
 
 
@@ -61,6 +62,10 @@ def test_onecycle_is_not_stopped_before_its_anneal(tmp_path, capsys):
     assert (result.best_epoch, result.epochs_run, result.stopped_early) == (1, 19, True)
     bad = [int(r["bad_epochs"]) for r in csv_rows(tmp_path / "metrics.csv")]
     assert bad == [0] * 14 + [1, 2, 3, 4, 5]
+    # the report replays fit's decision from metrics.csv (its bad_epochs column)
+    metrics = read_numeric_csv(tmp_path / "metrics.csv")
+    assert replay_early_stopping(metrics["val_acc"].tolist(), 5, metrics["bad_epochs"].tolist()) == (1, True)
+    assert replay_early_stopping(metrics["val_acc"].tolist()[:14], 5, bad[:14]) == (1, False)
     assert "stopped early: no better val accuracy for 5 counted epochs (stopped at epoch 19 of 20)" in capsys.readouterr().out
 
 

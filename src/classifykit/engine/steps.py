@@ -63,7 +63,9 @@ class GroupNorms:
         if not grads:
             zeros = torch.zeros(len(self.groups), dtype=self.dtype, device=device)
             return zeros, zeros.sum(), present
-        squares = torch.stack([n.to(self.dtype) for n in torch._foreach_norm(grads)]).square()
+        norms = torch._foreach_norm(grads)
+        same = all(n.dtype == norms[0].dtype for n in norms)  # one stack, not a cast per tensor
+        squares = (torch.stack(norms) if same else torch.stack([n.float() for n in norms])).to(self.dtype).square()
         key = tuple(counts)
         if key not in self._masks:
             owner = torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(counts))
