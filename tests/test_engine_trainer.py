@@ -97,7 +97,8 @@ def test_fit_writes_run_files(tmp_path):
     result = fit(Net(), *loaders(), cfg(), tmp_path)
     metrics = csv_rows(tmp_path / "metrics.csv")
     assert list(metrics[0]) == ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "grad_norm_mean",
-                                "grad_norm_max", "clipped_frac", "seconds", "samples_per_s", "skipped"]
+                                "grad_norm_max", "clipped_frac", "seconds", "samples_per_s", "skipped",
+                                "val_macro_f1", "val_balanced_acc", "bad_epochs"]
     assert [int(r["epoch"]) for r in metrics] == [1, 2, 3]
     val_acc = [float(r["val_acc"]) for r in metrics]
     assert result.best_epoch == int(np.argmax(val_acc)) + 1 and result.best_val_acc == max(val_acc)
@@ -204,9 +205,11 @@ def test_nonfinite_loss_skip(tmp_path):
 def test_resume_errors(tmp_path):
     with pytest.raises(ClassifykitError, match="no checkpoint to resume from"):
         fit(Net(), *loaders(), cfg(), tmp_path, resume=True)
-    fit(Net(), *loaders(), cfg(epochs=1), tmp_path)
-    with pytest.raises(ClassifykitError, match=r"written by a run of 1 epochs × 6 steps; this one has 2 × 6"):
-        fit(Net(), *loaders(), cfg(epochs=2), tmp_path, resume=True)
+    fit(Net(), *loaders(), cfg(epochs=2), tmp_path)
+    with pytest.raises(ClassifykitError, match=r"written by a run of 6 steps per epoch; this one has 3"):
+        fit(Net(), *loaders(batch_size=32), cfg(epochs=2), tmp_path, resume=True)
+    with pytest.raises(ClassifykitError, match=r"2 epochs already ran, more than --epochs 1. Give --epochs 3 or more"):
+        fit(Net(), *loaders(), cfg(epochs=1), tmp_path, resume=True)
     with pytest.raises(ClassifykitError, match="--on-nonfinite 'ignore': use one of stop, skip"):
         fit(Net(), *loaders(), cfg(on_nonfinite="ignore"), tmp_path)
 

@@ -98,8 +98,9 @@ def test_finished_run_has_no_note(tmp_path):
 
 
 def test_early_stopped_run_is_complete(tmp_path):
-    # lr 0: validation accuracy never improves after epoch 1, so patience 1 stops after epoch 2 of 5.
-    run = train_text(_cfg(tmp_path, epochs=5, patience=1, lr=0.0))
+    # lr 0: validation accuracy never improves after epoch 1, so patience 1 stops after epoch 2 of 5
+    # (constant schedule: with onecycle/cosine patience counts only in the schedule's last 30%).
+    run = train_text(_cfg(tmp_path, epochs=5, patience=1, lr=0.0, schedule="constant"))
     assert training_progress(run) == TrainingProgress(epochs_run=2, epochs=5, best_epoch=1, stopped_early=True)
     assert training_note(run) is None
     (run / rf.LAST_CHECKPOINT).unlink()  # the replay of metrics.csv with the saved patience agrees

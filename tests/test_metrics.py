@@ -114,3 +114,21 @@ def test_macro_f1_ignores_classes_absent_from_the_split():
     f1_a, f1_b = 2 * (2 / 3) * 1 / (2 / 3 + 1), 2 * 1 * 0.5 / 1.5
     assert report["macro_f1"] == pytest.approx((f1_a + f1_b) / 2)
     assert [c["support"] for c in report["per_class"]] == [2, 2, 0]
+
+
+def test_confusion_scores_match_scikit_learn():
+    from sklearn.metrics import balanced_accuracy_score, confusion_matrix
+
+    from classifykit.engine.metrics import confusion_scores
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 200)
+    y[y == 3] = 0  # class 3 has no item: left out of macro-F1 and balanced accuracy, recall NaN
+    pred = np.where(rng.random(200) < 0.7, y, rng.integers(0, 4, 200))
+    pred[pred == 2] = 1  # class 2 is never predicted: recall 0
+    out = confusion_scores(confusion_matrix(y, pred, labels=range(4)))
+    logits = np.eye(4)[pred]
+    report = classification_report(y, logits, ["a", "b", "c", "d"])
+    assert out["acc"] == pytest.approx(report["accuracy"]) and out["macro_f1"] == pytest.approx(report["macro_f1"])
+    assert out["balanced_acc"] == pytest.approx(balanced_accuracy_score(y, pred))
+    assert out["recall"][2] == 0.0 and np.isnan(out["recall"][3]) and out["support"][3] == 0

@@ -63,6 +63,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "schedule": ("onecycle", "cosine", "constant"),
     "class_weights": ("none", "balanced"),
     "on_nonfinite": ("stop", "skip"),
+    "select_metric": ("accuracy", "macro_f1", "balanced_accuracy"),
 }
 
 
@@ -112,7 +113,10 @@ class TrainConfig:
                                "evaluation stays float32. Ignored, with a note, on other CPUs.")
     channels_last: bool = _f(True, "channels_last memory format for 4-D image inputs (faster convolutions on CUDA and CPU).",
                              only="image")
-    patience: int = _f(5, "Early stopping: epochs without a strictly better val accuracy before stopping; 0 disables.")
+    patience: int = _f(5, "Early stopping: epochs without a strictly better val --select-metric before stopping; 0 disables. "
+                          "With onecycle/cosine only epochs in the schedule's last 30% count.")
+    select_metric: str = _f("accuracy", "Val metric that picks the best epoch and drives early stopping: accuracy, "
+                                        "macro_f1 or balanced_accuracy (for imbalanced classes).")
     on_nonfinite: str = _f("stop", "stop or skip: what to do when the loss is NaN/inf.")
     device: str = _f("auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
     seed: int = _f(0, "Seed for Python, NumPy, torch and DataLoader workers.")
@@ -120,7 +124,8 @@ class TrainConfig:
     num_workers: int = _f(-1, "DataLoader worker processes; -1 picks min(4, CPU cores).")
     threads: int = _f(0, "CPU intra-op threads for training; 0 = the CPU cores left after the DataLoader workers (at least 1).")
     quiet: bool = _f(False, "No progress bars; only the summary lines.")
-    log_every: int = _f(20, "Print throughput every N steps when not on a terminal.")
+    log_every: int = _f(20, "Copy step figures from the device (steps.csv, progress) every N steps; "
+                                     "printed when not on a terminal.")
 
     def __post_init__(self) -> None:
         check_values(self)

@@ -114,7 +114,8 @@ STATE_FORMAT = "classifykit-train-state-1"
 def training_state(model, optimizer, scheduler, scaler, progress: dict[str, Any], rng: list, epochs: int,
                    steps_per_epoch: int) -> dict[str, Any]:
     """The ``last.pt`` body: state_dicts of the (unwrapped) model, optimizer, scheduler and scaler;
-    ``progress`` (epoch, step, best_val_acc, best_epoch, bad_epochs, stopped_early, metrics rows);
+    ``progress`` (epoch, step, best_score, best_val_acc, best_epoch, bad_epochs, stopped_early,
+    segment_start, metrics rows);
     ``rng`` (one :func:`rng_state` per rank); the schedule length; ``sampler_epoch`` (the number of
     epochs whose data order was used, i.e. the next ``set_epoch`` argument)."""
     return {
@@ -131,22 +132,38 @@ def training_state(model, optimizer, scheduler, scaler, progress: dict[str, Any]
     }
 
 
-def restore_training_state(path: str | os.PathLike, model, optimizer, scheduler, scaler, *, rank: int, epochs: int,
-                           steps_per_epoch: int, schedule: str) -> dict[str, Any]:
-    """Load ``last.pt`` into the given objects and this rank's generators; returns the saved progress dict.
+def read_training_state(path: str | os.PathLike, *, steps_per_epoch: int, epochs: int) -> dict[str, Any]:
+    """Read and check ``last.pt`` for resuming a run of ``epochs`` epochs × ``steps_per_epoch`` steps.
+
+    ``epochs`` may differ from the checkpoint's (the run is extended or its schedule re-planned),
+    but not be fewer than the epochs already run.
 
     Raises:
-        ClassifykitError: no or unreadable checkpoint, or one written by a run with another schedule
-            length (epochs × steps per epoch): the LR schedule and data order would not continue.
+        ClassifykitError: no or unreadable checkpoint; one written with another number of steps per
+            epoch (batch size or processes changed: the data order would not continue); or
+            ``epochs`` below the epochs already run.
     """
     saved = load_checkpoint(path)
     if saved.get("format") != STATE_FORMAT:
         raise ClassifykitError(f"{path}: not a classifykit training checkpoint; start a new run.")
-    if saved["steps_per_epoch"] != steps_per_epoch or (saved["epochs"] != epochs and schedule != "constant"):
+    if saved["steps_per_epoch"] != steps_per_epoch:
         raise ClassifykitError(
-            f"{path} was written by a run of {saved['epochs']} epochs × {saved['steps_per_epoch']} steps; this one has "
-            f"{epochs} × {steps_per_epoch}. Resume with the same --epochs, --batch-size and number of processes."
+            f"{path} was written by a run of {saved['steps_per_epoch']} steps per epoch; this one has {steps_per_epoch}. "
+            "Resume with the same --batch-size and number of processes."
         )
+    if epochs < saved["epoch"]:
+        raise ClassifykitError(
+            f"{path}: {saved['epoch']} epochs already ran, more than --epochs {epochs}. Give --epochs "
+            f"{saved['epoch'] + 1} or more to train further, or evaluate the run as it is."
+        )
+    return saved
+
+
+def restore_training_state(saved: dict[str, Any], model, optimizer, scheduler, scaler, *, rank: int) -> None:
+    """Load a :func:`read_training_state` body into the given objects and this rank's generators.
+
+    ``scheduler`` None leaves the saved schedule unread (a new segment is built by the caller).
+    """
     unwrap(model).load_state_dict(saved["model"])
     optimizer.load_state_dict(saved["optimizer"])
     if scheduler is not None:
@@ -155,4 +172,3 @@ def restore_training_state(path: str | os.PathLike, model, optimizer, scheduler,
         scaler.load_state_dict(saved["scaler"])
     rngs = saved["rng"]
     set_rng_state(rngs[rank] if rank < len(rngs) else rngs[0])
-    return saved

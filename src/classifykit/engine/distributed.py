@@ -93,6 +93,10 @@ def barrier() -> None:
 
 
 def cleanup_distributed() -> None:
-    """Leave the process group, if this process joined one."""
+    """Leave the process group, if this process joined one (no-op otherwise).
+
+    The end of a torchrun run calls it, after the last collective (the test evaluation), so NCCL
+    and Gloo free their communicators instead of warning at interpreter exit.
+    """
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()

@@ -15,7 +15,7 @@ from classifykit.io import read_csv_rows, write_csv
 
 METRICS_HEADER = [
     "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "grad_norm_mean", "grad_norm_max",
-    "clipped_frac", "seconds", "samples_per_s", "skipped",
+    "clipped_frac", "seconds", "samples_per_s", "skipped", "val_macro_f1", "val_balanced_acc", "bad_epochs",
 ]
 
 
@@ -50,9 +50,10 @@ class RunLogs:
         write_csv(self.steps_path, self.steps_columns, kept)
 
     def write_metrics(self, rows: list[list]) -> None:
-        """Rewrite metrics.csv with ``rows`` (values in ``METRICS_HEADER`` order)."""
+        """Rewrite metrics.csv with ``rows`` (values in ``METRICS_HEADER`` order; rows of checkpoints
+        written before the last columns existed get empty cells there)."""
         if self.enabled:
-            write_csv(self.metrics_path, METRICS_HEADER, rows)
+            write_csv(self.metrics_path, METRICS_HEADER, [[*r, *[""] * (len(METRICS_HEADER) - len(r))] for r in rows])
 
     def append_steps(self, rows: list[list]) -> None:
         """Append step rows (values in ``steps_header`` order)."""

@@ -9,13 +9,15 @@ where the loader put them, on the CPU, as ``pack_padded_sequence`` requires.
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Any
 
 import torch
 from torch import nn
 
 from classifykit.engine.device import amp_dtype, sum_dtype
-from classifykit.engine.distributed import all_reduce_sum
+from classifykit.engine.distributed import all_gather_objects, all_reduce_sum
+from classifykit.engine.metrics import confusion_scores
 from classifykit.engine.sampling import is_sharded
 from classifykit.errors import ClassifykitError
 
@@ -41,20 +43,24 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.Abst
 
 def evaluate(
     model: nn.Module, loader, device: torch.device, loss_fn: nn.Module, *, amp: bool = True, channels_last: bool = False
-) -> dict[str, float]:
-    """Mean loss and accuracy of ``model`` over ``loader``: ``{"loss": float, "acc": 0..1, "n": int}``.
+) -> dict[str, Any]:
+    """Loss, accuracy, macro-F1, balanced accuracy and per-class recall of ``model`` over ``loader``.
 
-    ``loss_fn`` returns the batch mean (e.g. ``CrossEntropyLoss()``); it is weighted by batch size.
-    When the loader's sampler gives this process only its shard (``DistributedSampler``,
-    ``ShardedEvalSampler``), sums of loss×n, correct and n are added over all processes, so
-    every rank returns the same figures. Runs under ``torch.inference_mode`` and, on CUDA, autocast.
+    Returns ``{"loss": float, "acc", "macro_f1", "balanced_acc": 0..1, "recall": [K], "support": [K],
+    "n": int}`` (see ``engine.metrics.confusion_scores``). ``loss_fn`` returns the batch mean (e.g.
+    ``CrossEntropyLoss()``); it is weighted by batch size. The loss sum and a ``K×K`` confusion matrix
+    are kept on the device and copied to the host once per pass. When the loader's sampler gives this
+    process only its shard (``DistributedSampler``, ``ShardedEvalSampler``), they are summed over all
+    processes, so every rank returns the same figures. Runs under ``torch.inference_mode`` and, on
+    CUDA, autocast.
 
     Raises:
         ClassifykitError: the loader yields no items (over all processes).
     """
     model.eval()
     dtype = amp_dtype(device, amp)
-    sums = torch.zeros(3, dtype=sum_dtype(device), device=device)
+    sums = torch.zeros(2, dtype=sum_dtype(device), device=device)
+    counts: torch.Tensor | None = None
     with torch.inference_mode():
         for inputs, targets in loader:
             args = model_inputs(inputs, device, channels_last)
@@ -63,14 +69,23 @@ def evaluate(
                 logits = model(*args)
             loss = loss_fn(logits.float(), targets)
             n = targets.shape[0]
-            correct = (logits.argmax(1) == targets).sum()
-            sums += torch.stack([loss * n, correct, torch.tensor(n, device=device)]).to(sums.dtype)
+            k = logits.shape[1]
+            if counts is None:
+                counts = torch.zeros(k * k, dtype=torch.int64, device=device)
+            # index_put_ with accumulate has a deterministic CUDA kernel; bincount would sync for its size.
+            counts.index_put_((targets * k + logits.argmax(1),), torch.ones_like(targets), accumulate=True)
+            sums += torch.stack([loss * n, torch.tensor(n, device=device)]).to(sums.dtype)
     if is_sharded(getattr(loader, "sampler", None)):
-        sums = all_reduce_sum(sums)
-    loss_sum, correct, n = sums.tolist()
-    if n == 0:
+        # A shard may hold no batch (val smaller than the world size): agree on K before summing.
+        k = max((k for k in all_gather_objects(None if counts is None else math.isqrt(counts.numel())) if k is not None), default=0)
+        counts = torch.zeros(k * k, dtype=torch.int64, device=device) if counts is None else counts
+        sums, counts = all_reduce_sum(sums), all_reduce_sum(counts)
+    loss_sum, n = sums.tolist()
+    if n == 0 or counts is None:
         raise ClassifykitError("The validation data is empty: give the val split at least one item (raise --val-ratio).")
-    return {"loss": loss_sum / n, "acc": correct / n, "n": int(n)}
+    k = math.isqrt(counts.numel())
+    scores = confusion_scores(counts.cpu().numpy().reshape(k, k))
+    return {"loss": loss_sum / n, **scores, "n": int(n)}
 
 
 def predict_logits(
@@ -78,7 +93,8 @@ def predict_logits(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits ``N×K`` (float32, CPU) and targets ``N`` (int64, CPU) of every batch in loader order.
 
-    Runs under ``torch.inference_mode``, in eval mode, with autocast on CUDA.
+    Runs under ``torch.inference_mode``, in eval mode, with autocast on CUDA; the logits stay on
+    the device until one copy at the end.
     """
     model.eval()
     dtype = amp_dtype(device, amp)
@@ -88,8 +104,8 @@ def predict_logits(
             args = model_inputs(inputs, device, channels_last)
             with autocast(device, dtype):
                 logits = model(*args)
-            all_logits.append(logits.float().cpu())
-            all_targets.append(torch.as_tensor(targets, dtype=torch.int64).cpu())
+            all_logits.append(logits.float())
+            all_targets.append(torch.as_tensor(targets, dtype=torch.int64))
     if not all_logits:
         return torch.zeros(0, 0), torch.zeros(0, dtype=torch.int64)
-    return torch.cat(all_logits), torch.cat(all_targets)
+    return torch.cat(all_logits).cpu(), torch.cat([t.cpu() for t in all_targets])

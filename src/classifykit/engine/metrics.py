@@ -123,3 +123,30 @@ def classification_report(
         ],
         "n_for_pm2": n_for_halfwidth(accuracy, 0.02),
     }
+
+
+def confusion_scores(counts: np.ndarray) -> dict:
+    """Accuracy, macro-F1, balanced accuracy and per-class recall from a ``K×K`` confusion matrix.
+
+    ``counts[t, p]`` = items of true class ``t`` predicted as ``p``. Returns ``{"acc", "macro_f1",
+    "balanced_acc": 0..1, "recall": [K floats, NaN where the class has no item], "support": [K ints]}``.
+    macro-F1 averages F1 over the classes with at least one item, as :func:`classification_report`;
+    balanced accuracy is the mean recall over those classes, as
+    ``sklearn.metrics.balanced_accuracy_score`` (Brodersen et al. 2010). An empty matrix gives NaNs.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    support, predicted, hits = counts.sum(axis=1), counts.sum(axis=0), np.diag(counts)
+    present = support > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = np.where(present, hits / support, np.nan)
+        precision = np.where(predicted > 0, hits / predicted, 0.0)
+        f1 = np.where(precision + np.nan_to_num(recall) > 0,
+                      2 * precision * recall / (precision + recall), 0.0)
+    total = counts.sum()
+    return {
+        "acc": float(hits.sum() / total) if total else math.nan,
+        "macro_f1": float(f1[present].mean()) if present.any() else math.nan,
+        "balanced_acc": float(recall[present].mean()) if present.any() else math.nan,
+        "recall": recall.tolist(),
+        "support": support.astype(np.int64).tolist(),
+    }

@@ -89,8 +89,12 @@ def _fused_ok(groups: list[dict[str, Any]]) -> bool:
     return bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
 
 
-def build_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> LRScheduler | None:
-    """The per-step LR schedule over ``cfg.epochs × steps_per_epoch`` steps (None for ``constant``).
+def build_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int,
+                    epochs: int | None = None) -> LRScheduler | None:
+    """The per-step LR schedule over ``epochs × steps_per_epoch`` steps (None for ``constant``).
+
+    ``epochs`` defaults to ``cfg.epochs``; a run extended by ``fit(resume=True)`` passes the added
+    epochs, so the schedule is a new segment peaking at each group's ``lr`` (reset to its peak first).
 
     - ``onecycle``: ``OneCycleLR`` (Smith & Topin 2018) peaking at each group's LR after 30% of the
       steps, starting at peak/25 and ending at peak/1e4 (PyTorch defaults); momentum / Adam β1
@@ -102,7 +106,7 @@ def build_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer, steps_pe
     Raises:
         ClassifykitError: unknown ``cfg.schedule``.
     """
-    total = max(1, cfg.epochs * steps_per_epoch)
+    total = max(1, (cfg.epochs if epochs is None else epochs) * steps_per_epoch)
     schedule = cfg.schedule.lower()
     if schedule == "constant":
         return None

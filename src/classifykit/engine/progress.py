@@ -25,7 +25,8 @@ def progress_mode(is_main: bool, quiet: bool) -> str:
 
 
 class EpochProgress:
-    """Per-epoch progress display; ``update`` after every step, ``close`` at the end of the epoch."""
+    """Per-epoch progress display: ``advance`` every step, ``update`` with the figures of each
+    flush of the step log (every ``log_every`` steps and the last), ``close`` at the end of the epoch."""
 
     def __init__(self, mode: str, epoch: int, epochs: int, steps: int, log_every: int = 20) -> None:
         self.mode, self.epoch, self.epochs, self.steps = mode, epoch, epochs, steps
@@ -43,6 +44,11 @@ class EpochProgress:
             )
             self._task = self._bar.add_task("train", total=steps, epoch=f"{epoch}/{epochs}", loss=float("nan"), speed=0.0)
             self._bar.start()
+
+    def advance(self, step_in_epoch: int) -> None:
+        """Move the bar to step ``step_in_epoch`` (1-based) without new figures (they wait for a flush)."""
+        if self._bar is not None:
+            self._bar.update(self._task, completed=step_in_epoch)
 
     def update(self, step_in_epoch: int, loss: float, samples_per_s: float) -> None:
         """Show step ``step_in_epoch`` (1-based) of this epoch with the running mean loss and samples/s."""

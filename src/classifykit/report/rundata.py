@@ -19,20 +19,27 @@ import numpy as np
 from classifykit import runfolder as rf
 from classifykit.errors import ClassifykitError
 
+# config.json's select_metric -> the metrics.csv column fit selected on.
+_SELECT_COLUMNS = {"accuracy": "val_acc", "macro_f1": "val_macro_f1", "balanced_accuracy": "val_balanced_acc"}
 _KNOWN_FILES = (rf.CONFIG, rf.MANIFEST, rf.SPLIT, rf.CLASSES, rf.METRICS, rf.STEPS, rf.MODEL_META, rf.EVAL)
 
 
-def replay_early_stopping(val_acc: Sequence[float], patience: int) -> tuple[int, bool]:
-    """``(best epoch, stopped early)`` after these epochs' val accuracies, as ``engine.trainer.fit``
-    decides them: a strictly better accuracy is a new best (1-based epoch; 0 if none); ``patience`` > 0
-    epochs in a row without one stop training."""
-    best, best_epoch, bad_epochs = -math.inf, 0, 0
+def replay_early_stopping(val_acc: Sequence[float], patience: int,
+                          bad_epochs: Sequence[float] | None = None) -> tuple[int, bool]:
+    """``(best epoch, stopped early)`` after these epochs' val scores (the run's select metric), as
+    ``engine.trainer.fit`` decides them: a strictly better score is a new best (1-based epoch; 0 if
+    none). ``bad_epochs`` (metrics.csv's column, runs since select_metric) is fit's own patience count,
+    which counts only some epochs of a decaying schedule: patience > 0 reached there stopped training.
+    Without it (older runs) ``patience`` epochs in a row without a new best did."""
+    best, best_epoch, counted = -math.inf, 0, 0
     for epoch, acc in enumerate(val_acc, 1):
         if acc > best:
-            best, best_epoch, bad_epochs = acc, epoch, 0
+            best, best_epoch, counted = acc, epoch, 0
         else:
-            bad_epochs += 1
-    return best_epoch, patience > 0 and bad_epochs >= patience
+            counted += 1
+    if bad_epochs is not None and len(bad_epochs) and not math.isnan(bad_epochs[-1]):
+        counted = int(bad_epochs[-1])
+    return best_epoch, patience > 0 and counted >= patience
 
 
 @dataclass
@@ -87,7 +94,10 @@ class RunData:
         if (self.eval or {}).get("training_complete") is True or not isinstance(epochs, int) or not m or "val_acc" not in m:
             return None
         epochs_run = len(m["val_acc"])
-        _, stopped_early = replay_early_stopping(m["val_acc"].tolist(), int(self.config.get("patience") or 0))
+        column = _SELECT_COLUMNS.get(self.config.get("select_metric") or "accuracy", "val_acc")
+        scores = m[column] if column in m else m["val_acc"]
+        bad = m["bad_epochs"].tolist() if "bad_epochs" in m else None
+        _, stopped_early = replay_early_stopping(scores.tolist(), int(self.config.get("patience") or 0), bad)
         return (epochs_run, epochs) if epochs_run < epochs and not stopped_early else None
 
     @property
