@@ -82,8 +82,10 @@ def _bin_stats(probs, targets, n_bins: int):
         raise ClassifykitError(f"n_bins={n_bins}: use at least 1 bin.")
     conf = p.max(axis=1)
     correct = (p.argmax(axis=1) == y).astype(np.float64)
-    # Bin m holds confidences in ((m-1)/M, m/M]; a confidence of exactly 0 goes to the first bin.
-    idx = np.clip(np.ceil(conf * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+    # Bin m holds confidences in (edges[m], edges[m+1]] (as Guo et al.'s reference code, with
+    # linspace edges); a confidence of exactly 0 goes to the first bin.
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    idx = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, n_bins - 1)
     count = np.bincount(idx, minlength=n_bins)
     conf_sum = np.bincount(idx, weights=conf, minlength=n_bins)
     acc_sum = np.bincount(idx, weights=correct, minlength=n_bins)

@@ -219,7 +219,7 @@ def over_fitting(train_metric: Sequence[float], val_metric: Sequence[float], bes
     )
 
 
-def test_too_small(accuracy: float, ci95: Sequence[float], n: int, difference: float) -> Finding | None:
+def small_test_set(accuracy: float, ci95: Sequence[float], n: int, difference: float) -> Finding | None:
     """The test interval is wider than the model–baseline accuracy difference it is meant to support.
 
     Args:
@@ -231,7 +231,7 @@ def test_too_small(accuracy: float, ci95: Sequence[float], n: int, difference: f
         return None
     need = n_for_halfwidth(accuracy, difference)
     return Finding(
-        "warning", "test_too_small", "The test set is too small for the difference claimed",
+        "warning", "small_test_set", "The test set is too small for the difference claimed",
         f"The model leads by {100 * difference:.1f} points, but its 95% interval is ±{100 * half:.1f} points "
         f"on {n} test items.",
         f"About {need} test items would give a ±{100 * difference:.1f}-point interval; use a larger test "
@@ -280,7 +280,7 @@ def diagnose(facts: Mapping) -> list[Finding]:
         base = facts["baseline"]
         found.append(loses_to_baseline(base))
         model = base["model"]
-        found.append(test_too_small(model["accuracy"], model["ci95"], model["n"], base["accuracy_difference"]))
+        found.append(small_test_set(model["accuracy"], model["ci95"], model["n"], base["accuracy_difference"]))
     if test and test.get("per_class"):
         found.append(rare_classes(test["per_class"]))
     if facts.get("train_counts"):

@@ -92,10 +92,13 @@ def image_near_duplicates(train_paths: Sequence[str | os.PathLike], test_paths: 
     Raises:
         ClassifykitError: from ``decode`` for a missing or unreadable file.
     """
-    total = len(train_paths) + len(test_paths)
-    offset = len(train_paths)
-    train_h = image_hashes(train_paths, decode, hash_size, progress and (lambda d, _t: progress(d, total)))
-    test_h = image_hashes(test_paths, decode, hash_size, progress and (lambda d, _t: progress(offset + d, total)))
+    total, offset = len(train_paths) + len(test_paths), len(train_paths)
+
+    def report(base: int):
+        return None if progress is None else (lambda done, _n: progress(base + done, total))
+
+    train_h = image_hashes(train_paths, decode, hash_size, report(0))
+    test_h = image_hashes(test_paths, decode, hash_size, report(offset))
     return [(os.fspath(test_paths[i]), os.fspath(train_paths[j]), d)
             for i, j, d in hash_matches(test_h, train_h, max_distance)]
 
