@@ -40,7 +40,7 @@ def test_linear_baseline_picks_c_on_val_and_returns_predictions():
     block, pred = linear_baseline(xtr, ytr, xva, yva, xte, yte, num_classes=3)
     assert pred.shape == (120,) and pred.dtype == np.int64
     assert block["accuracy"] == pytest.approx(float((pred == yte).mean())) and block["accuracy"] > 0.9
-    assert block["C"] in (0.01, 0.1, 1.0, 10.0) and block["select_metric"] == "accuracy"
+    assert block["C"] in (0.001, 0.01, 0.1, 1.0) and block["converged"] and block["select_metric"] == "accuracy"
     assert block["class_weight"] is None and block["features"] == 8 and block["val_score"] > 0.9
     assert block["macro_f1_ci95"][0] <= block["macro_f1"] <= block["macro_f1_ci95"][1]
 
