@@ -190,8 +190,9 @@ def under_training(val_metric: Sequence[float], epochs_configured: int, stopped_
                        "learning-rate anneal")
     if not reasons:
         return None
+    detail = "; ".join(reasons)
     return Finding(
-        "warning", "under_training", "Training ended before the model converged", "; ".join(reasons).capitalize() + ".",
+        "warning", "under_training", "Training ended before the model converged", detail[0].upper() + detail[1:] + ".",
         "Train longer (more --epochs, or --resume an interrupted run); with early stopping raise --patience "
         "or use a schedule it cannot cut short.",
     )
