@@ -4,7 +4,7 @@ Importing this package registers every built-in architecture (each module regist
 with :func:`register_model`).
 """
 
-from classifykit.models import efficientnet_lite, resnet_small, rnn, small_cnn, torchvision_models
+from classifykit.models import efficientnet_lite, resnet_small, rnn, small_cnn, text_encoder, torchvision_models
 from classifykit.models.registry import create_model, get_spec, list_models, model_info, register_model
 
 __all__ = [
@@ -17,5 +17,6 @@ __all__ = [
     "resnet_small",
     "rnn",
     "small_cnn",
+    "text_encoder",
     "torchvision_models",
 ]
