@@ -150,7 +150,7 @@ def max_length_from_data(lengths: Sequence[int] | np.ndarray, *, quantile: float
     limit = min(cap, model_limit) if model_limit else cap
     if not len(lengths):
         return limit
-    q = int(np.ceil(np.quantile(lengths, quantile)))
+    q = int(np.quantile(lengths, quantile, method="inverted_cdf"))  # a length some text has
     return int(min(limit, max(8, -(-q // 8) * 8)))
 
 
