@@ -137,7 +137,7 @@ def test_finetune_with_the_engine_decreases_loss(encoder_dir, tmp_path):
     assert all(g["frozen_epochs"] == 0 for g in groups)
     texts, targets = texts_and_targets()
     ds = EncodedIdsDataset.from_texts(texts, targets, HFTokenizer(encoder_dir, 16))
-    cfg = TrainConfig(**{**FINETUNE_RECIPE, "epochs": 6, "batch_size": 4, "lr": 1e-2}, device="cpu", quiet=True)
+    cfg = TrainConfig(**{**FINETUNE_RECIPE, "epochs": 6, "batch_size": 4, "lr": 1e-2}, device="cpu", threads=1, quiet=True)
     fit(model, loader(ds), loader(ds, shuffle=False), cfg, tmp_path, param_groups=groups)
     # val loss: eval mode, so free of the dropout noise that train loss has on 16 texts
     losses = [float(r["val_loss"]) for r in read_csv_rows(tmp_path / rf.METRICS)]
@@ -165,7 +165,7 @@ def test_frozen_feature_cache_and_head(encoder_dir, tmp_path):
     encoder_before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
     texts, targets = texts_and_targets()
     ds = EncodedIdsDataset.from_texts(texts, targets, HFTokenizer(encoder_dir, 16))
-    cfg = TrainConfig(**{**FROZEN_HEAD_RECIPE, "epochs": 20, "batch_size": 8}, device="cpu", quiet=True)
+    cfg = TrainConfig(**{**FROZEN_HEAD_RECIPE, "epochs": 20, "batch_size": 8}, device="cpu", threads=1, quiet=True)
     result = fit_frozen_head(model, loader(ds), loader(ds, shuffle=False), cfg, run, torch.device("cpu"))
     assert result.best_epoch >= 1 and result.best_val_acc > 0.5
     assert (run / rf.FEATURES_DIR / "train.safetensors").is_file()
