@@ -17,6 +17,9 @@ shared). Usage: ``python -m bench encoder`` or ``python -m bench.bench_encoder -
 
 Measured on the 2-core CPU (native bf16) shared with other jobs, 2 Dec 2026:
 
+* frozen + linear head, max length 48 from the data (95% of train texts whole, 3.7% cut), ``--threads 1``,
+  load 12 -> 6: test acc 75.5% [74.0, 77.0] (n=3202), val 76.5%; 294 s for features + head (the probe
+  estimated 420 s), 64 s test pass. scikit-learn LogisticRegression on the same features: val 75.8%.
 * fine-tuned, 1 epoch, max length 64 (0.1% of train texts at the limit), ``--threads 1``, load 21 -> 11:
   test acc 81.4% [80.0, 82.7] (n=3202), val 81.6%; 850 s training (epoch 692 s + val pass; the probe
   estimated 523 s at load 21), 198 s test pass. ``--threads 2`` at load 22 was estimated at 10,337 s by
