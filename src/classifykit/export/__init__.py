@@ -18,7 +18,7 @@ import torch
 from classifykit import runfolder as rf
 from classifykit.errors import ClassifykitError
 from classifykit.export.inputs import example_inputs
-from classifykit.export.signature import describe
+from classifykit.export.signature import describe, signature_of
 from classifykit.export.to_onnx import DEFAULT_OPSET, OnnxRunner, check_opset, export_onnx
 from classifykit.export.to_torchscript import TorchScriptRunner, export_torchscript
 from classifykit.export.verify import DEFAULT_ATOL, DEFAULT_RTOL, Check, compare
@@ -67,10 +67,15 @@ def _out_path(run: Path, fmt: str, out: str | os.PathLike | None) -> Path:
 def _write_sidecars(run: Path, out: Path, meta: dict, fmt: str, entry: dict) -> None:
     """``model.json`` (with this export merged into ``exports``) beside ``out``; for text also
     ``vocab.json`` and ``tokenizer.json`` (the same tokenizer in Hugging Face ``tokenizers``' own
-    format, which its Python, Rust and JavaScript bindings load with ``Tokenizer.from_file``)."""
+    format, which its Python, Rust and JavaScript bindings load with ``Tokenizer.from_file``); for an
+    encoder run its ``encoder/`` folder (config and tokenizer files)."""
     meta_path = out.parent / rf.MODEL_META
     exports = (read_json(meta_path).get("exports") or {}) if meta_path.is_file() else {}
     write_json(meta_path, {**meta, "exports": {**exports, fmt: entry}})
+    if meta.get("encoder"):
+        from classifykit.text.hf_tokenize import copy_tokenizer_files
+
+        copy_tokenizer_files(run / meta["encoder"]["files"], out.parent / meta["encoder"]["files"])
     if meta.get("vocab"):
         from classifykit.text.tokenize import build_tokenizer
         from classifykit.text.vocab import UNK, Vocab
@@ -88,7 +93,7 @@ def _export_verified(model: torch.nn.Module, meta: dict, inputs: tuple[torch.Ten
     Raises:
         ClassifykitError: a batch outside tolerance (the temporary file is removed).
     """
-    task = meta["task"]
+    task = signature_of(meta)
     tmp = out.with_name(f".{out.name}.tmp")
     try:
         if fmt == "onnx":
@@ -144,7 +149,8 @@ def export_model(run_dir: str | os.PathLike, fmt: str, out: str | os.PathLike | 
             default ``<run>/export/``.
         opset: ONNX opset (11..20); ignored for TorchScript.
         inputs: example inputs as ``forward`` takes them (images ``B×C×H×W`` float32 normalized as in
-            ``model.json``; text ``(ids B×T int64, lengths B int64)``); default: ``num_examples``
+            ``model.json``; text ``(ids B×T int64, lengths B int64)``; an encoder run
+            ``(input_ids B×T int64, attention_mask B×T int64)``); default: ``num_examples``
             items of the run's test split (random inputs of the right shape if the data is gone).
         atol, rtol: accepted |logit difference| is ``atol + rtol * max |logit|`` per batch.
 

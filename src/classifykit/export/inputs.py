@@ -29,7 +29,8 @@ def _saved_config(run: Path) -> dict:
 
 
 def _text_inputs(run: Path, meta: dict, n: int) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """``(ids B×T, lengths B)`` of test texts from ``manifest.csv`` (which holds the texts themselves)."""
+    """``(ids B×T, lengths B)`` of test texts from ``manifest.csv`` (which holds the texts themselves);
+    for an encoder run ``(input_ids B×T, attention_mask B×T)`` from the run's own tokenizer."""
     from classifykit.text.dataset import pad_collate
     from classifykit.text.vocab import Vocab
 
@@ -37,6 +38,10 @@ def _text_inputs(run: Path, meta: dict, n: int) -> tuple[torch.Tensor, torch.Ten
     if not items or not (run / rf.MANIFEST).is_file():
         return None
     texts = [r["text"] for r in read_csv_rows(run / rf.MANIFEST) if r["row"] in items]
+    if meta.get("encoder"):
+        from classifykit.text.hf_tokenize import load_run_tokenizer
+
+        return load_run_tokenizer(run, meta).encode(texts)
     vocab = Vocab.load(run / (meta.get("vocab") or rf.VOCAB))
     ids = vocab.encode(texts, _saved_config(run).get("max_length"))
     (batch_ids, lengths), _ = pad_collate([(torch.from_numpy(a), 0) for a in ids])
@@ -68,7 +73,8 @@ def _image_inputs(run: Path, meta: dict, n: int) -> tuple[torch.Tensor] | None:
 
 
 def _random_inputs(run: Path, meta: dict, n: int) -> tuple[torch.Tensor, ...]:
-    """Seeded random inputs: N(0, 1) images (the scale of normalized pixels), or ids with lengths 4n..1.
+    """Seeded random inputs: N(0, 1) images (the scale of normalized pixels), or ids with lengths 4n..1
+    (an encoder run: ``(input_ids, attention_mask)`` over its config's vocabulary, padded with its pad id).
 
     Raises:
         ClassifykitError: a text run without its ``vocab.json``.
@@ -77,13 +83,19 @@ def _random_inputs(run: Path, meta: dict, n: int) -> tuple[torch.Tensor, ...]:
     if meta["task"] == "image":
         size = meta["input_size"]
         return (torch.randn(n, meta.get("in_chans") or 3, size, size, generator=g),)
+    # An encoder's position embeddings end at max_length (at most max_position_embeddings).
+    t = min(4 * n, int(meta["max_length"])) if meta.get("encoder") else 4 * n
+    lengths = torch.linspace(t, 1, n).round().long()
+    pad = torch.arange(t)[None, :] >= lengths[:, None]
+    if meta.get("encoder"):
+        ids = torch.randint(1, int(meta["model_kwargs"]["config"]["vocab_size"]), (n, t), generator=g)
+        ids[pad] = int(meta["encoder"].get("pad_id", 0))
+        return ids, (~pad).to(torch.int64)
     from classifykit.text.vocab import Vocab
 
     vocab_size = len(Vocab.load(run / (meta.get("vocab") or rf.VOCAB)))
-    t = 4 * n
-    lengths = torch.linspace(t, 1, n).round().long()
     ids = torch.randint(2, vocab_size, (n, t), generator=g)
-    ids[torch.arange(t)[None, :] >= lengths[:, None]] = 0  # <pad> after each row's length
+    ids[pad] = 0  # <pad> after each row's length
     return ids, lengths
 
 
@@ -91,7 +103,8 @@ def example_inputs(run_dir: str | Path, meta: dict, n: int = 8) -> tuple[tuple[t
     """Up to ``n`` inputs for ``forward`` and a note of where they came from.
 
     Returns:
-        ``((images B×C×H×W float32,), note)`` or ``((ids B×T int64, lengths B int64), note)``;
+        ``((images B×C×H×W float32,), note)``, ``((ids B×T int64, lengths B int64), note)`` or, for an
+        encoder run, ``((input_ids B×T int64, attention_mask B×T int64), note)``;
         note is ``"<B> test-split items"`` or ``"<B> random inputs (...)"``.
     """
     run = Path(run_dir)

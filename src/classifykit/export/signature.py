@@ -7,6 +7,12 @@ a serving stack can feed an export without reading classifykit's code:
   from ``model.json``) -> ``logits`` float32 ``batch×K``.
 - text: ``ids`` int64 ``batch×seq`` (vocabulary ids, padded with ``<pad>`` = 0) and ``lengths``
   int64 ``batch`` (true token count of each row, 1..seq) -> ``logits`` float32 ``batch×K``.
+- encoder (a text run of a pretrained transformer, ``model.json`` has ``encoder``): ``input_ids``
+  int64 ``batch×seq`` (the run's own tokenizer, ``encoder/tokenizer.json``, padded with
+  ``encoder.pad_id``) and ``attention_mask`` int64 ``batch×seq`` (1 = token, 0 = pad) -> ``logits``
+  float32 ``batch×K``; the Hugging Face names, so a ``tokenizers`` encoding feeds it directly.
+
+Functions take a *signature* name, ``"image"``, ``"text"`` or ``"encoder"`` (:func:`signature_of`).
 """
 
 from __future__ import annotations
@@ -14,15 +20,27 @@ from __future__ import annotations
 OUTPUT = "logits"
 
 
+ENCODER_INPUTS = ["input_ids", "attention_mask"]
+
+
+def signature_of(meta: dict) -> str:
+    """The signature of a run's model: ``"encoder"`` when ``model.json`` has ``encoder``, else its ``task``."""
+    return "encoder" if meta.get("encoder") else meta["task"]
+
+
 def input_names(task: str) -> list[str]:
-    """Model input names in ``forward`` argument order for ``task`` (``"image"`` or ``"text"``)."""
+    """Model input names in ``forward`` argument order for signature ``task`` (image, text or encoder)."""
+    if task == "encoder":
+        return list(ENCODER_INPUTS)
     return ["images"] if task == "image" else ["ids", "lengths"]
 
 
 def dynamic_axes(task: str) -> dict[str, dict[int, str]]:
-    """ONNX ``dynamic_axes``: the batch axis everywhere, and the sequence axis of text ``ids``."""
+    """ONNX ``dynamic_axes``: the batch axis everywhere, and the sequence axis of text ``ids`` / encoder inputs."""
     if task == "image":
         return {"images": {0: "batch"}, OUTPUT: {0: "batch"}}
+    if task == "encoder":
+        return {**{name: {0: "batch", 1: "seq"} for name in ENCODER_INPUTS}, OUTPUT: {0: "batch"}}
     return {"ids": {0: "batch", 1: "seq"}, "lengths": {0: "batch"}, OUTPUT: {0: "batch"}}
 
 
@@ -32,6 +50,8 @@ def describe(meta: dict) -> dict:
     if meta["task"] == "image":
         size = meta.get("input_size")
         inputs = [{"name": "images", "dtype": "float32", "shape": ["batch", meta.get("in_chans") or 3, size, size]}]
+    elif signature_of(meta) == "encoder":
+        inputs = [{"name": name, "dtype": "int64", "shape": ["batch", "seq"]} for name in ENCODER_INPUTS]
     else:
         inputs = [{"name": "ids", "dtype": "int64", "shape": ["batch", "seq"]},
                   {"name": "lengths", "dtype": "int64", "shape": ["batch"]}]

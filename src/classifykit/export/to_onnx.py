@@ -77,8 +77,10 @@ def export_onnx(model: nn.Module, example: tuple[torch.Tensor, ...], path: Path,
 
     Args:
         model: eval-mode model on CPU.
-        example: positional inputs (images ``B×C×H×W`` float32, or text ``(ids B×T, lengths B)`` int64).
-        task: ``"image"`` or ``"text"`` (input names and dynamic axes, see :mod:`.signature`).
+        example: positional inputs (images ``B×C×H×W`` float32, text ``(ids B×T, lengths B)`` int64, or
+            encoder ``(input_ids B×T, attention_mask B×T)`` int64).
+        task: the signature, ``"image"``, ``"text"`` or ``"encoder"`` (input names and dynamic axes,
+            see :mod:`.signature`).
         opset: ONNX opset version (11..20).
 
     Raises:
