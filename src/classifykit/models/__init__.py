@@ -4,7 +4,7 @@ Importing this package registers every built-in architecture (each module regist
 with :func:`register_model`).
 """
 
-from classifykit.models import efficientnet_lite, resnet_small, rnn, small_cnn, torchvision_models
+from classifykit.models import efficientnet_lite, ngram, resnet_small, rnn, small_cnn, torchvision_models
 from classifykit.models.registry import create_model, get_spec, list_models, model_info, register_model
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "get_spec",
     "list_models",
     "model_info",
+    "ngram",
     "register_model",
     "resnet_small",
     "rnn",
