@@ -18,7 +18,7 @@ from classifykit.errors import ClassifykitError
 from classifykit.io import read_csv_rows, read_json
 from classifykit.text.corpus import load_corpus
 from classifykit.text.dataset import EncodedTextDataset, pad_collate
-from classifykit.text.labels import LabelTable
+from classifykit.text.labels import LabelTable, align_labels
 from classifykit.text.read import TEXT_COLUMNS, pick_column, read_text_file
 from classifykit.text.vocab import Vocab
 
@@ -71,17 +71,19 @@ def split_texts(run: str | Path, split: str = "test") -> tuple[list[str], list[s
 
 def labelled_texts(data: str | Path, classes: list[str], encoding: str = "utf-8", text_column: str | None = None,
                    label_column: str | None = None) -> tuple[list[str], list[str], np.ndarray, list[tuple[str, str]]]:
-    """``(items, texts, targets, skipped)`` of another labelled source, mapped onto the saved ``classes``.
+    """``(items, texts, targets, skipped)`` of another labelled source, mapped onto the saved ``classes`` (by
+    name; a label spelling a class's number, ``"1"`` for a class ``"1.0"``, is that class).
 
     Raises:
         ClassifykitError: unreadable source, or labels outside ``classes`` (names them).
     """
     corpus = load_corpus(data, encoding, text_column, label_column, indexed=False)
-    unknown = sorted(set(corpus.labels) - set(classes))
+    labels = align_labels(corpus.labels, classes)
+    unknown = sorted(set(labels) - set(classes))
     if unknown:
         raise ClassifykitError(f"--data {data}: labels {', '.join(map(repr, unknown))} are not among the model's "
                                f"classes ({', '.join(map(repr, classes))}); remove those rows.")
-    targets = LabelTable(classes).encode(corpus.labels, str(data))
+    targets = LabelTable(classes).encode(labels, str(data))
     return [str(r) for r in corpus.rows.tolist()], list(corpus.texts), targets, corpus.skipped
 
 
