@@ -53,13 +53,15 @@ class Corpus:
         for k in positions:
             yield self.texts[k] if self.texts is not None else self.indexed.text(int(self.rows[k]))
 
-    def dataset(self, positions: Sequence[int], targets: np.ndarray, vocab: Vocab, max_length: int | None) -> Dataset:
-        """A Dataset of the records at ``positions`` yielding ``(ids T, target)`` (see text.dataset)."""
+    def dataset(self, positions: Sequence[int], targets: np.ndarray, vocab: Vocab, max_length: int | None,
+                truncation: str = "head") -> Dataset:
+        """A Dataset of the records at ``positions`` yielding ``(ids T, target)`` (see text.dataset), texts
+        cut to ``max_length`` tokens by ``truncation`` (``head`` | ``head_tail``, see text.truncation)."""
         positions = np.asarray(positions, dtype=np.int64)
         if self.texts is not None:
-            return EncodedTextDataset.from_texts([self.texts[k] for k in positions], targets, vocab, max_length)
+            return EncodedTextDataset.from_texts([self.texts[k] for k in positions], targets, vocab, max_length, truncation)
         rows = self.rows[positions]
-        return LazyTextDataset(self.indexed, rows, targets, vocab, max_length, self.indexed.record_bytes()[rows])
+        return LazyTextDataset(self.indexed, rows, targets, vocab, max_length, self.indexed.record_bytes()[rows], truncation)
 
     def write_manifest(self, path: Path) -> None:
         """Write ``manifest.csv`` (``row,text,label``) streaming, through a temp file and ``os.replace``."""

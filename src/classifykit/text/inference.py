@@ -37,15 +37,15 @@ def load_vocab(run: str | Path) -> tuple[Vocab, int | None]:
 
 
 def text_loader(texts: list[str], vocab: Vocab, max_length: int | None, targets: np.ndarray | None = None,
-                batch_size: int = 256) -> DataLoader:
+                batch_size: int = 256, truncation: str = "head") -> DataLoader:
     """Batches ``((ids B×T, lengths B), targets B)`` of ``texts`` in the given order.
 
     ``targets`` default to 0 (for prediction, where labels are unknown). Every text gets at least one
     id (an empty text becomes ``[<unk>]``, an all-unknown one ``<unk>`` ids), so every text gets
-    valid probabilities.
+    valid probabilities. ``truncation``: as training cut its texts (``model.json``'s ``truncation``).
     """
     targets = np.zeros(len(texts), dtype=np.int64) if targets is None else np.asarray(targets, dtype=np.int64)
-    ds = EncodedTextDataset.from_texts(texts, targets, vocab, max_length)
+    ds = EncodedTextDataset.from_texts(texts, targets, vocab, max_length, truncation)
     return DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=pad_collate)
 
 
@@ -132,9 +132,10 @@ def _lines(name: str, content: str) -> tuple[list[tuple[str, str]], int]:
 
 
 def predict_probabilities(model: torch.nn.Module, texts: list[str], vocab: Vocab, max_length: int | None,
-                          device: torch.device, batch_size: int = 256) -> torch.Tensor:
+                          device: torch.device, batch_size: int = 256, truncation: str = "head") -> torch.Tensor:
     """Class probabilities ``N×K`` (float32, CPU, rows sum to 1) of ``texts`` in order."""
     from classifykit.engine.loop import predict_logits
 
-    logits, _ = predict_logits(model, text_loader(texts, vocab, max_length, batch_size=batch_size), device)
+    loader = text_loader(texts, vocab, max_length, batch_size=batch_size, truncation=truncation)
+    logits, _ = predict_logits(model, loader, device)
     return torch.softmax(logits, 1) if len(texts) else torch.zeros(0, 0)
