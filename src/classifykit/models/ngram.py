@@ -122,7 +122,7 @@ def fit_ngram(train_texts: Sequence[str], train_y: np.ndarray, val_texts: Sequen
     imbalanced = is_imbalanced(train_y, num_classes)
     class_weight = "balanced" if imbalanced else None
     best, grid = None, {}
-    for c in c_grid:
+    for c in sorted(c_grid):
         clf = LogisticRegression(C=c, class_weight=class_weight, max_iter=2000, random_state=seed)
         clf.fit(x_train, train_y)
         pred = clf.predict(x_val)
