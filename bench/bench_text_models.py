@@ -26,6 +26,8 @@ Measured on the 2-core machine shared with other jobs, 1 thread, 4 epochs (2 Dec
   256-token truncation; head vs head_tail does not differ here, as expected: the snippets of a
   document are shuffled, so no position holds the verdict (Sun et al. 2019 measured the gain of
   head + tail on real reviews, IMDb).
+* n-gram variants on the long reviews (C from 0.5..32 on val): the word block alone 65.3%, both blocks
+  with min_df 2 68.8% (the default min_df 1 also 68.8%): the character block earns its cost.
 """
 
 from __future__ import annotations
