@@ -52,7 +52,7 @@ def test_indexed_and_in_memory_corpora_agree(tmp_path):
     indexed = load_corpus(path, indexed=True)
     assert indexed.texts is None and indexed.indexed is not None
     assert memory.rows.tolist() == indexed.rows.tolist() == [0, 1, 3]
-    assert memory.labels == indexed.labels == ["pos", "neg", "1"]
+    assert memory.labels == indexed.labels == ["pos", "neg", "1.0"]  # as written (issue 15 defect 7)
     assert list(memory.iter_texts()) == list(indexed.iter_texts())
     assert indexed.skipped == [("data.csv:record 2", "row 2: empty text")]
     np.testing.assert_array_equal(indexed.indexed.record_bytes()[indexed.rows], [38, 11, 11])

@@ -53,7 +53,7 @@ def test_jsonl_values_of_any_type(tmp_path):
                     "\n".join(json.dumps(x) for x in lines[2:]) + "\n", encoding="utf-8")
     rec = read_records(path)
     assert rec.texts == ["good", "bad", "NA"]
-    assert rec.labels == ["1", "0", "true"]
+    assert rec.labels == ["1.0", "0", "true"]  # as written (issue 15 defect 7)
     assert rec.rows == [0, 1, 4]
     assert rec.skipped == [("data.jsonl:4", "row 2: missing label"), ("data.jsonl:5", "row 3: missing text")]
 
@@ -90,8 +90,9 @@ def test_unknown_columns_are_named(tmp_path):
 
 
 def test_canonical_labels_and_class_order():
+    # labels are kept as written (issue 15 defect 7: "0.0"/"1.0" came back as "0"/"1"), only stripped
     assert [canonical_label(v) for v in [" pos ", "1", "1.0", 1, 1.0, "-1", "0.50", True, "", None, "Pos"]] == \
-        ["pos", "1", "1", "1", "1", "-1", "0.5", "true", None, None, "Pos"]
+        ["pos", "1", "1.0", "1", "1.0", "-1", "0.50", "true", None, None, "Pos"]
     assert sort_classes(["10", "2", "-1", "2"]) == ["-1", "2", "10"]
     assert sort_classes(["b", "10", "a"]) == ["10", "a", "b"]
     table = LabelTable.from_labels(["rotten", "fresh", "fresh"])

@@ -10,6 +10,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from classifykit.data.sniff import SNIFF_BYTES, binary_kind, encoding_advice, utf8_misread
 from classifykit.errors import ClassifykitError
 
 csv.field_size_limit(2**31 - 1)  # long review texts exceed the 128 KiB default
@@ -40,8 +41,10 @@ def read_text_file(path: str | Path, encoding: str = "utf-8") -> str:
     """Read a whole text file; ``utf-8`` also strips a BOM (``utf-8-sig``).
 
     Raises:
-        ClassifykitError: the file is missing, or not valid in ``encoding`` (names the byte offset
-            and suggests ``--encoding``).
+        ClassifykitError: the file is missing; a binary file (an image, PDF, archive: says which, see
+            :func:`classifykit.data.sniff.binary_kind`); UTF-8 with non-ASCII characters read as another
+            encoding (would be mojibake: says to pass ``--encoding utf-8``); or not valid in ``encoding``
+            (names the byte offset and the encodings the bytes read as, with previews).
     """
     path = Path(path)
     enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
@@ -49,6 +52,12 @@ def read_text_file(path: str | Path, encoding: str = "utf-8") -> str:
         data = path.read_bytes()
     except FileNotFoundError:
         raise ClassifykitError(f"{path}: no such file.") from None
+    kind = binary_kind(data[:SNIFF_BYTES])
+    if kind is not None:
+        raise ClassifykitError(f"{path} is {kind}, not a text file; give a CSV/TSV/JSONL table or .txt files.")
+    misread = utf8_misread(path, data, encoding)
+    if misread is not None:
+        raise ClassifykitError(misread)
     try:
         return data.decode(enc)
     except LookupError:
@@ -57,7 +66,7 @@ def read_text_file(path: str | Path, encoding: str = "utf-8") -> str:
         line = data[: e.start].count(b"\n") + 1
         raise ClassifykitError(
             f"{path}: not valid {encoding} at byte {e.start} (line {line}); "
-            f"pass the file's encoding with --encoding (for example --encoding latin-1 or --encoding cp1252)."
+            f"pass the file's encoding with --encoding: {encoding_advice(data)}"
         ) from None
 
 

@@ -161,6 +161,9 @@ BUILTIN: tuple[ModelSpec, ...] = (
                                     LITE0_CFG),)),
     ModelSpec("lstm", "classifykit.models.rnn:lstm", task="text", classifier="fc"),
     ModelSpec("gru", "classifykit.models.rnn:gru", task="text", classifier="fc"),
+    ModelSpec("ngram", "classifykit.models.ngram:ngram", task="text"),
+    ModelSpec("minilm", "classifykit.models.text_encoder:minilm", task="text", classifier="head"),
+    ModelSpec("hf-encoder", "classifykit.models.text_encoder:hf_encoder", task="text", classifier="head"),
 )
 
 

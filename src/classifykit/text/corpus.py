@@ -20,7 +20,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from classifykit.text.dataset import EncodedTextDataset, LazyTextDataset
-from classifykit.text.labels import canonical_label
+from classifykit.text.labels import canonical_label, unify_numeric_labels
 from classifykit.text.offset_index import IndexedTextFile
 from classifykit.text.read import read_records, skip_reason, source_kind
 from classifykit.text.vocab import Vocab
@@ -31,8 +31,10 @@ INDEXED_MIN_BYTES = 512 * 2**20  # larger files are read through the offset inde
 @dataclass
 class Corpus:
     """The kept records of a source: ``rows[k]`` (record number in the source), ``labels[k]``
-    (canonical label) and the text, from ``texts`` (in memory) or ``indexed`` (on disk).
-    ``skipped`` holds ``(where, reason)`` of every record left out."""
+    (canonical label, spellings of one number unified, see :func:`~classifykit.text.labels.unify_numeric_labels`)
+    and the text, from ``texts`` (in memory) or ``indexed`` (on disk). ``skipped`` holds ``(where, reason)``
+    of every record left out; ``label_notes`` the lines that say which label spellings were merged
+    (for the user, as warnings)."""
 
     source: Path
     rows: np.ndarray
@@ -40,6 +42,7 @@ class Corpus:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     texts: list[str] | None = None
     indexed: IndexedTextFile | None = None
+    label_notes: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -50,13 +53,15 @@ class Corpus:
         for k in positions:
             yield self.texts[k] if self.texts is not None else self.indexed.text(int(self.rows[k]))
 
-    def dataset(self, positions: Sequence[int], targets: np.ndarray, vocab: Vocab, max_length: int | None) -> Dataset:
-        """A Dataset of the records at ``positions`` yielding ``(ids T, target)`` (see text.dataset)."""
+    def dataset(self, positions: Sequence[int], targets: np.ndarray, vocab: Vocab, max_length: int | None,
+                truncation: str = "head") -> Dataset:
+        """A Dataset of the records at ``positions`` yielding ``(ids T, target)`` (see text.dataset), texts
+        cut to ``max_length`` tokens by ``truncation`` (``head`` | ``head_tail``, see text.truncation)."""
         positions = np.asarray(positions, dtype=np.int64)
         if self.texts is not None:
-            return EncodedTextDataset.from_texts([self.texts[k] for k in positions], targets, vocab, max_length)
+            return EncodedTextDataset.from_texts([self.texts[k] for k in positions], targets, vocab, max_length, truncation)
         rows = self.rows[positions]
-        return LazyTextDataset(self.indexed, rows, targets, vocab, max_length, self.indexed.record_bytes()[rows])
+        return LazyTextDataset(self.indexed, rows, targets, vocab, max_length, self.indexed.record_bytes()[rows], truncation)
 
     def write_manifest(self, path: Path) -> None:
         """Write ``manifest.csv`` (``row,text,label``) streaming, through a temp file and ``os.replace``."""
@@ -90,7 +95,8 @@ def load_corpus(path: str | Path, encoding: str = "utf-8", text_column: str | No
         indexed = kind != "folder" and path.stat().st_size > INDEXED_MIN_BYTES
     if not indexed or kind == "folder":
         rec = read_records(path, encoding, text_column, label_column)
-        return Corpus(path, np.asarray(rec.rows, dtype=np.int64), rec.labels, rec.skipped, texts=rec.texts)
+        labels, notes = unify_numeric_labels(rec.labels)
+        return Corpus(path, np.asarray(rec.rows, dtype=np.int64), labels, rec.skipped, texts=rec.texts, label_notes=notes)
     source = IndexedTextFile(path, encoding, text_column, label_column)
     rows, labels, skipped = [], [], []
     for i, text, label in source.iter_records():
@@ -100,4 +106,5 @@ def load_corpus(path: str | Path, encoding: str = "utf-8", text_column: str | No
             labels.append(canonical_label(label))
         else:
             skipped.append((f"{path.name}:record {i}", f"row {i}: {reason}"))
-    return Corpus(path, np.asarray(rows, dtype=np.int64), labels, skipped, indexed=source)
+    labels, notes = unify_numeric_labels(labels)
+    return Corpus(path, np.asarray(rows, dtype=np.int64), labels, skipped, indexed=source, label_notes=notes)

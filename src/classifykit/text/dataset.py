@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from classifykit.text.truncation import truncate, truncated_count
 from classifykit.text.vocab import PAD_ID, Vocab
 
 
@@ -22,21 +23,38 @@ class EncodedTextDataset(Dataset):
     Args:
         ids: int64 array of token ids per text (length >= 1, see :meth:`Vocab.encode`).
         targets: class index per text, int64 ``N``.
+        full_lengths: each text's token count before truncation (default: ``len(ids[i])``).
 
-    ``lengths`` (int64 ``N``) feeds :class:`~classifykit.text.sampler.BucketBatchSampler`.
+    ``lengths`` (int64 ``N``, after truncation) feeds :class:`~classifykit.text.sampler.BucketBatchSampler`;
+    ``full_lengths`` (int64 ``N``) is what :func:`~classifykit.text.truncation.default_max_length` and
+    :func:`~classifykit.text.truncation.truncation_warning` read: a text is cut when
+    ``full_lengths > max_length`` (a text of exactly ``max_length`` tokens is not).
     """
 
-    def __init__(self, ids: Sequence[np.ndarray], targets: np.ndarray):
+    def __init__(self, ids: Sequence[np.ndarray], targets: np.ndarray, full_lengths: np.ndarray | None = None):
         if len(ids) != len(targets):
             raise ValueError(f"{len(ids)} texts but {len(targets)} targets")
         self.ids = list(ids)
         self.targets = np.asarray(targets, dtype=np.int64)
         self.lengths = np.fromiter((len(a) for a in self.ids), dtype=np.int64, count=len(self.ids))
+        self.full_lengths = self.lengths.copy() if full_lengths is None else np.asarray(full_lengths, dtype=np.int64)
 
     @classmethod
-    def from_texts(cls, texts: list[str], targets: np.ndarray, vocab: Vocab, max_length: int | None) -> EncodedTextDataset:
-        """Tokenize ``texts`` with ``vocab`` (truncated to ``max_length`` tokens)."""
-        return cls(vocab.encode(texts, max_length), targets)
+    def from_texts(cls, texts: list[str], targets: np.ndarray, vocab: Vocab, max_length: int | None,
+                   truncation: str = "head") -> EncodedTextDataset:
+        """Tokenize ``texts`` with ``vocab``, cut to ``max_length`` tokens by ``truncation`` (None: uncut)."""
+        full = vocab.encode_full(texts)
+        return cls([truncate(ids, max_length, truncation) for ids in full], targets, np.array([len(a) for a in full]))
+
+    def truncated(self, max_length: int | None, truncation: str = "head") -> EncodedTextDataset:
+        """The same texts cut to ``max_length`` by ``truncation`` (``full_lengths`` kept): build the train
+        set uncut, choose the max length from its ``full_lengths``, then cut, without tokenizing twice."""
+        return EncodedTextDataset([truncate(ids, max_length, truncation) for ids in self.ids], self.targets,
+                                  self.full_lengths)
+
+    def truncated_count(self, max_length: int | None) -> int:
+        """Texts longer than ``max_length`` tokens (cut by it): ``full_lengths > max_length``."""
+        return truncated_count(self.full_lengths, max_length)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -56,15 +74,17 @@ class LazyTextDataset(Dataset):
         records: record number (in ``source``) of each item.
         targets: class index of each item, int64 ``N``.
         lengths: length proxy per item for bucketing (the record's size in bytes).
+        truncation: how a text longer than ``max_length`` is cut (:mod:`classifykit.text.truncation`).
     """
 
     def __init__(self, source, records: np.ndarray, targets: np.ndarray, vocab: Vocab,
-                 max_length: int | None, lengths: np.ndarray):
+                 max_length: int | None, lengths: np.ndarray, truncation: str = "head"):
         self.source = source
         self.records = np.asarray(records, dtype=np.int64)
         self.targets = np.asarray(targets, dtype=np.int64)
         self.vocab = vocab
         self.max_length = max_length
+        self.truncation = truncation
         self.lengths = np.asarray(lengths, dtype=np.int64)
 
     def __len__(self) -> int:
@@ -72,7 +92,7 @@ class LazyTextDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         text = self.source.text(int(self.records[i]))
-        ids = self.vocab.encode([text], self.max_length)[0]
+        ids = self.vocab.encode([text], self.max_length, self.truncation)[0]
         return torch.from_numpy(ids), int(self.targets[i])
 
 

@@ -18,7 +18,7 @@ from classifykit.errors import ClassifykitError
 from classifykit.io import read_csv_rows, read_json
 from classifykit.text.corpus import load_corpus
 from classifykit.text.dataset import EncodedTextDataset, pad_collate
-from classifykit.text.labels import LabelTable
+from classifykit.text.labels import LabelTable, align_labels
 from classifykit.text.read import TEXT_COLUMNS, pick_column, read_text_file
 from classifykit.text.vocab import Vocab
 
@@ -37,15 +37,15 @@ def load_vocab(run: str | Path) -> tuple[Vocab, int | None]:
 
 
 def text_loader(texts: list[str], vocab: Vocab, max_length: int | None, targets: np.ndarray | None = None,
-                batch_size: int = 256) -> DataLoader:
+                batch_size: int = 256, truncation: str = "head") -> DataLoader:
     """Batches ``((ids B×T, lengths B), targets B)`` of ``texts`` in the given order.
 
     ``targets`` default to 0 (for prediction, where labels are unknown). Every text gets at least one
     id (an empty text becomes ``[<unk>]``, an all-unknown one ``<unk>`` ids), so every text gets
-    valid probabilities.
+    valid probabilities. ``truncation``: as training cut its texts (``model.json``'s ``truncation``).
     """
     targets = np.zeros(len(texts), dtype=np.int64) if targets is None else np.asarray(targets, dtype=np.int64)
-    ds = EncodedTextDataset.from_texts(texts, targets, vocab, max_length)
+    ds = EncodedTextDataset.from_texts(texts, targets, vocab, max_length, truncation)
     return DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=pad_collate)
 
 
@@ -71,17 +71,19 @@ def split_texts(run: str | Path, split: str = "test") -> tuple[list[str], list[s
 
 def labelled_texts(data: str | Path, classes: list[str], encoding: str = "utf-8", text_column: str | None = None,
                    label_column: str | None = None) -> tuple[list[str], list[str], np.ndarray, list[tuple[str, str]]]:
-    """``(items, texts, targets, skipped)`` of another labelled source, mapped onto the saved ``classes``.
+    """``(items, texts, targets, skipped)`` of another labelled source, mapped onto the saved ``classes`` (by
+    name; a label spelling a class's number, ``"1"`` for a class ``"1.0"``, is that class).
 
     Raises:
         ClassifykitError: unreadable source, or labels outside ``classes`` (names them).
     """
     corpus = load_corpus(data, encoding, text_column, label_column, indexed=False)
-    unknown = sorted(set(corpus.labels) - set(classes))
+    labels = align_labels(corpus.labels, classes)
+    unknown = sorted(set(labels) - set(classes))
     if unknown:
         raise ClassifykitError(f"--data {data}: labels {', '.join(map(repr, unknown))} are not among the model's "
                                f"classes ({', '.join(map(repr, classes))}); remove those rows.")
-    targets = LabelTable(classes).encode(corpus.labels, str(data))
+    targets = LabelTable(classes).encode(labels, str(data))
     return [str(r) for r in corpus.rows.tolist()], list(corpus.texts), targets, corpus.skipped
 
 
@@ -130,9 +132,10 @@ def _lines(name: str, content: str) -> tuple[list[tuple[str, str]], int]:
 
 
 def predict_probabilities(model: torch.nn.Module, texts: list[str], vocab: Vocab, max_length: int | None,
-                          device: torch.device, batch_size: int = 256) -> torch.Tensor:
+                          device: torch.device, batch_size: int = 256, truncation: str = "head") -> torch.Tensor:
     """Class probabilities ``N×K`` (float32, CPU, rows sum to 1) of ``texts`` in order."""
     from classifykit.engine.loop import predict_logits
 
-    logits, _ = predict_logits(model, text_loader(texts, vocab, max_length, batch_size=batch_size), device)
+    loader = text_loader(texts, vocab, max_length, batch_size=batch_size, truncation=truncation)
+    logits, _ = predict_logits(model, loader, device)
     return torch.softmax(logits, 1) if len(texts) else torch.zeros(0, 0)

@@ -3,12 +3,15 @@
 Canonical form (applied to every raw label, from CSV cells, JSON values or folder names):
 
 * surrounding whitespace is stripped (``" pos "`` -> ``"pos"``);
-* a value that reads as a finite number with an integral value is written as that integer, so
-  ``"1"``, ``"1.0"``, ``" 1 "`` and the JSON numbers ``1`` and ``1.0`` are one class ``"1"``; other
-  numbers keep their shortest float form (``"0.50"`` -> ``"0.5"``);
-* JSON ``true``/``false`` become ``"true"``/``"false"``; every other value is kept as written
-  (case is significant: ``"Pos"`` and ``"pos"`` are two classes; labels are user data, so they are
-  not merged, but :func:`case_collision_warnings` names such look-alike classes).
+* every other character is kept as the user wrote it (case is significant: ``"Pos"`` and ``"pos"``
+  are two classes; labels are user data, so they are not merged, but :func:`case_collision_warnings`
+  names such look-alike classes); so are numbers: ``"0.0"``/``"1.0"`` stay ``"0.0"``/``"1.0"``
+  (issue 15, defect 7); JSON numbers are written as Python does (``1`` -> ``"1"``, ``1.0`` ->
+  ``"1.0"``) and JSON ``true``/``false`` become ``"true"``/``"false"``.
+
+Numeric unification (:func:`unify_numeric_labels`, applied to a whole corpus): spellings of one
+finite number (``"1"``, ``"1.0"``, ``"01"``, JSON ``1``) are one class, named by its most common
+spelling in the data, and a note says which spellings were merged.
 
 Class order (index order, as saved in ``classes.json``): numeric order when every class is a number
 (so ``-1, 1`` and ``1, 2, …, 10``), else the sorted label strings (Python's code-point order).
@@ -35,17 +38,49 @@ def canonical_label(value: object) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     text = value.strip() if isinstance(value, str) else str(value)
-    if not text:
-        return None
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    if not math.isfinite(number):
-        return text
-    if number.is_integer() and abs(number) < 2**53:
-        return str(int(number))
-    return repr(number)
+    return text or None
+
+
+def _number_key(label: str) -> float | None:
+    """The finite number ``label`` spells, or None (text, ``nan``, ``inf``)."""
+    number = _as_number(label)
+    return number if number is not None and math.isfinite(number) else None
+
+
+def unify_numeric_labels(labels: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Merge spellings of one number into one class: ``(labels, notes)``.
+
+    Every label whose value is the same finite number as another spelling (``"1"`` and ``"1.0"``)
+    becomes that number's most common spelling in ``labels`` (on a tie the first in string order);
+    other labels are unchanged. ``notes`` has one line per merged number, naming the spellings and
+    their row counts, e.g. ``labels '1' (3 rows) and '1.0' (1 row) are the same number; they are one
+    class, '1'.``
+    """
+    counts = Counter(labels)
+    spellings: dict[float, list[str]] = {}
+    for label in counts:
+        number = _number_key(label)
+        if number is not None:
+            spellings.setdefault(number, []).append(label)
+    rename, notes = {}, []
+    for number in sorted(spellings):
+        group = sorted(spellings[number])
+        if len(group) < 2:
+            continue
+        name = min(group, key=lambda label: (-counts[label], label))
+        rename.update({label: name for label in group})
+        named = [f"{label!r} ({counts[label]:,} row{'s' if counts[label] != 1 else ''})" for label in group]
+        notes.append(f"labels {', '.join(named[:-1])} and {named[-1]} are the same number; "
+                     f"they are one class, {name!r}.")
+    return [rename.get(label, label) for label in labels], notes
+
+
+def align_labels(labels: Sequence[str], classes: Sequence[str]) -> list[str]:
+    """``labels`` of new data with each spelling of a trained class's number replaced by that class
+    (a run trained on ``"1.0"`` evaluates data labelled ``"1"``); other labels are unchanged."""
+    by_number = {_number_key(c): c for c in classes if _number_key(c) is not None}
+    known = set(classes)
+    return [label if label in known else by_number.get(_number_key(label), label) for label in labels]
 
 
 def _as_number(label: str) -> float | None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from classifykit.data.scan import is_hidden, is_split_layout
+from classifykit.data.sniff import SNIFF_BYTES, binary_kind
 from classifykit.data.table import read_table, read_text_file
 from classifykit.errors import ClassifykitError
 from classifykit.text.labels import canonical_label
@@ -238,7 +239,8 @@ def read_folder_records(root: Path, encoding: str) -> TextRecords:
 
 
 def source_kind(path: Path) -> str:
-    """``folder``, ``jsonl`` or ``table`` (CSV/TSV). Raises :class:`ClassifykitError` for anything else."""
+    """``folder``, ``jsonl`` or ``table`` (CSV/TSV). Raises :class:`ClassifykitError` for anything else
+    (naming the format of a binary file: ``photo.png is a PNG image, not a text file``)."""
     if path.is_dir():
         return "folder"
     if not path.is_file():
@@ -248,6 +250,11 @@ def source_kind(path: Path) -> str:
         return "jsonl"
     if suffix in TABLE_SUFFIXES:
         return "table"
+    with path.open("rb") as f:
+        kind = binary_kind(f.read(SNIFF_BYTES))
+    if kind is not None:
+        raise ClassifykitError(f"{path} is {kind}, not a text file; give a CSV/TSV/JSONL table or a folder "
+                               "with one subfolder of .txt files per class.")
     raise ClassifykitError(f"{path}: unknown text source; give a .csv, .tsv, .jsonl file or a folder "
                            "with one subfolder of .txt files per class.")
 

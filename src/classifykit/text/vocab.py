@@ -19,6 +19,7 @@ from tokenizers import trainers
 from classifykit.errors import ClassifykitError
 from classifykit.io import read_json, write_json
 from classifykit.text.tokenize import TOKENIZER_SETTINGS, build_tokenizer, check_settings
+from classifykit.text.truncation import truncate
 
 PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
@@ -62,18 +63,20 @@ class Vocab:
         vocab = counter.get_vocab(with_added_tokens=True)
         return cls(sorted(vocab, key=vocab.__getitem__), min_freq, max_size)
 
-    def encode(self, texts: list[str], max_length: int | None = None) -> list[np.ndarray]:
+    def encode(self, texts: list[str], max_length: int | None = None, truncation: str = "head") -> list[np.ndarray]:
         """Token ids of each text (int64 arrays of length 1..``max_length``).
 
-        Longer texts are truncated to their first ``max_length`` tokens. A text with no tokens
+        Longer texts are cut to ``max_length`` tokens by ``truncation`` (``head``: the first tokens;
+        ``head_tail``: the first and last, see :mod:`classifykit.text.truncation`). A text with no tokens
         becomes ``[<unk>]`` so that every sequence has length >= 1 (``pack_padded_sequence`` rejects
         length 0) and an empty text at predict time still gets valid probabilities.
         """
-        out = []
-        for enc in self._tokenizer.encode_batch(texts, add_special_tokens=False):
-            ids = enc.ids[:max_length] if max_length else enc.ids
-            out.append(np.asarray(ids or [UNK_ID], dtype=np.int64))
-        return out
+        return [truncate(ids, max_length, truncation) for ids in self.encode_full(texts)]
+
+    def encode_full(self, texts: list[str]) -> list[np.ndarray]:
+        """Token ids of each text, untruncated (int64 arrays of length >= 1, ``[<unk>]`` for no tokens)."""
+        return [np.asarray(enc.ids or [UNK_ID], dtype=np.int64)
+                for enc in self._tokenizer.encode_batch(texts, add_special_tokens=False)]
 
     def unk_fraction(self, ids: list[np.ndarray]) -> float:
         """Share of token positions that are ``<unk>`` (0..1) over encoded texts."""
