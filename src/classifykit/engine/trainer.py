@@ -32,7 +32,6 @@ from classifykit.engine.optim import build_optimizer, build_param_groups, build_
 from classifykit.engine.progress import EpochProgress, progress_mode, summary
 from classifykit.engine.seed import seed_everything
 from classifykit.errors import ClassifykitError
-from classifykit.io import read_json, write_json
 
 
 @dataclass
@@ -262,14 +261,6 @@ def _finite(model: nn.Module) -> bool:
     return all(bool(torch.isfinite(t).all()) for t in ckpt.unwrap(model).state_dict().values() if t.is_floating_point())
 
 
-def _update_model_meta(run_dir: Path, best_epoch: int, best_val_acc: float) -> None:
-    path = run_dir / runfolder.MODEL_META
-    if path.is_file():
-        meta = read_json(path)
-        meta["best_epoch"], meta["best_val_acc"] = best_epoch, best_val_acc
-        write_json(path, meta)
-
-
 def fit(
     model: nn.Module,
     train_loader,
@@ -281,6 +272,7 @@ def fit(
     param_groups: list[dict[str, Any]] | None = None,
     resume: bool = False,
     train_mode: Callable[[nn.Module], Any] | None = None,
+    on_best: Callable[[int, float], Any] | None = None,
 ) -> FitResult:
     """Train ``model`` for up to ``cfg.epochs`` epochs; keep the best weights by validation accuracy.
 
@@ -295,8 +287,8 @@ def fit(
 
     Writes to ``run_dir`` (rank 0 only): ``metrics.csv`` and ``steps.csv`` (docs/CONTRACTS.md),
     ``checkpoints/last.pt`` every epoch, ``model.safetensors`` whenever val accuracy is strictly
-    better than before and the weights are finite, and ``best_epoch``/``best_val_acc`` in an existing
-    ``model.json``. Stops early after ``cfg.patience`` epochs without improvement (0: never).
+    better than before and the weights are finite; then (rank 0) it calls ``on_best(epoch, val_acc)``
+    (the task records them in ``model.json``). Stops early after ``cfg.patience`` epochs without improvement (0: never).
     ``resume=True`` continues from ``checkpoints/last.pt`` at the next epoch; with
     ``cfg.deterministic`` on the CPU the result is bit-identical to an uninterrupted run, given a
     sampler whose order depends only on seed and epoch, or one drawing from the restored global RNG,
@@ -307,13 +299,11 @@ def fit(
     model is wrapped in ``DistributedDataParallel``; metrics are summed over processes.
 
     Raises:
-        ClassifykitError: a bad option (device, optimizer, schedule, on_nonfinite), an empty loader,
+        ClassifykitError: a bad option (device, optimizer, schedule), an empty loader,
             no checkpoint to resume or one from different settings, or a non-finite loss with
             ``on_nonfinite="stop"`` (the message names epoch and step; the best model is kept).
     """
     run_dir = Path(run_dir)
-    if cfg.on_nonfinite not in ("stop", "skip"):
-        raise ClassifykitError(f"--on-nonfinite {cfg.on_nonfinite!r}: use stop or skip.")
     info = dist_info()
     device = select_device(cfg.device)
     if info.world_size > 1 and device.type == "cuda":
@@ -394,7 +384,8 @@ def fit(
             state["best_val_acc"], state["best_epoch"], state["bad_epochs"] = val["acc"], epoch, 0
             if info.is_main:
                 ckpt.save_weights(model, run_dir / runfolder.WEIGHTS)
-                _update_model_meta(run_dir, epoch, val["acc"])
+                if on_best is not None:
+                    on_best(epoch, val["acc"])
         else:
             state["bad_epochs"] += 1
         state["stopped_early"] = cfg.patience > 0 and state["bad_epochs"] >= cfg.patience
