@@ -188,6 +188,17 @@ class ImageConfig(DataConfig, TrainConfig):
     cache: bool = _f(True, "Decode and resize each image once into a uint8 memory-mapped cache.")
     feature_cache: bool = _f(True, "With a frozen backbone and no augmentation, compute backbone features once.")
 
+    def check_together(self) -> None:
+        """The split rule of :class:`DataConfig` and the fine-tuning rules between options."""
+        super().check_together()
+        if self.freeze == "backbone" and self.fine_tune:
+            raise ClassifykitError("--freeze backbone and --fine-tune N both given: --freeze backbone never unfreezes; "
+                                   "use one of them.")
+        if self.fine_tune >= self.epochs:
+            raise ClassifykitError(
+                f"--fine-tune {self.fine_tune}: must be between 0 and --epochs - 1 ({self.epochs - 1}) so the whole "
+                "model trains for at least one epoch; for head-only training use --freeze backbone.")
+
 
 @dataclass
 class TextConfig(DataConfig, TrainConfig):
