@@ -10,7 +10,6 @@ shows a shared field's flag.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import platform
 import typing
@@ -59,9 +58,7 @@ def check_values(cfg: Any) -> None:
         if check is not None and not check[0](value):
             raise ClassifykitError(f"{_flag(f.name)} {value}: must be {check[1]}.")
         if choices is not None and value not in choices:
-            close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6) if f.metadata.get("suggest") else []
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ClassifykitError(f"{_flag(f.name)} {value!r}: use one of {', '.join(choices)}.{hint}")
+            raise ClassifykitError(f"{_flag(f.name)} {value!r}: use one of {', '.join(choices)}.")
     if hasattr(cfg, "check_together"):
         cfg.check_together()
 
@@ -72,6 +69,17 @@ def _at_least(low: float) -> Callable[[Any], bool]:
 
 def _share(v: float) -> bool:
     return 0 <= v < 1
+
+
+def _is_image_model(name: str) -> bool:
+    """Whether ``name`` is a registered image architecture (also one registered at run time).
+
+    Raises:
+        ClassifykitError: no such architecture (the registry's message names the closest match).
+    """
+    from classifykit.models.registry import get_spec  # torch loads when a config is built, not for --help
+
+    return get_spec(name).task == "image"
 
 
 def _weights_source(v: str) -> bool:
@@ -171,7 +179,8 @@ class ImageConfig(DataConfig, TrainConfig):
 
     TASK: typing.ClassVar[str] = "image"
 
-    model: str = _f("resnet18-small", "Architecture: " + ", ".join(IMAGE_MODELS) + ".", choices=IMAGE_MODELS, suggest=True)
+    model: str = _f("resnet18-small", "Architecture: " + ", ".join(IMAGE_MODELS) + ".",
+                     check=(_is_image_model, "an image architecture (" + ", ".join(IMAGE_MODELS) + ")"))
     pretrained: str | None = _f(None, "Weights: a local .pth/.pt/.safetensors file, efficientnet-lite0, or a torchvision weights name.",
                                check=(_weights_source, "an existing weights file (" + "/".join(WEIGHTS_SUFFIXES) + "), efficientnet-lite0 or a torchvision weights name (no such file)"))
     freeze: str = _f("none", "none or backbone (linear probe).", choices=("none", "backbone"))
