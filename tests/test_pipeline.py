@@ -191,3 +191,21 @@ def test_rule_lists_match_the_libraries():
     assert WEIGHTS_SUFFIXES == pretrained.WEIGHTS_SUFFIXES
     with pytest.raises(ClassifykitError, match="--rnn 'transformer': use one of lstm, gru."):
         build_config(TextConfig, rnn="transformer")
+
+
+def test_text_runs_seed_with_deterministic_and_start_best_val_acc_as_images(tmp_path, monkeypatch):
+    # text runs used to seed without --deterministic, and wrote best_val_acc 0.0 where images wrote null
+    from test_text_task import _cfg
+
+    import classifykit.tasks.pipeline as pipeline
+
+    calls, saved = [], []
+    real_seed, real_save = pipeline.seed_everything, ModelMeta.save
+    monkeypatch.setattr(pipeline, "seed_everything", lambda seed, det=False: calls.append((seed, det)) or real_seed(seed, det))
+    monkeypatch.setattr(ModelMeta, "save", lambda self, run: saved.append(self.best_val_acc) or real_save(self, run))
+    try:
+        run = pipeline.train(_cfg(tmp_path, epochs=1, deterministic=True, seed=7))
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert calls == [(7, True), (7, True)]  # at the start, and before the model's initial weights
+    assert saved[0] is None and ModelMeta.load(run).best_epoch == 1

@@ -197,7 +197,7 @@ def open_cache(cfg: ImageConfig, run: Path, data: ImageData, input_size: int, cr
 
     cache = opened() if dist_info().is_main else None
     barrier()
-    return cache or opened()
+    return cache if cache is not None else opened()
 
 
 def image_loader(dataset, batch_size: int, *, shuffle: bool, cfg: ImageConfig, device: torch.device) -> DataLoader:
