@@ -52,7 +52,8 @@ from classifykit.data.split import stratified_split
 from classifykit.engine.device import native_cpu_bf16
 from classifykit.io import read_csv_rows, read_json
 from classifykit.models.rnn import RNNClassifier
-from classifykit.tasks.text import DEMO_RECIPE, train_text
+from classifykit.tasks.demo import TEXT_DEMO_RECIPE as DEMO_RECIPE
+from classifykit.tasks.pipeline import train as train_text
 from classifykit.text.dataset import EncodedTextDataset, pad_collate
 from classifykit.text.embeddings import embedding_matrix
 from classifykit.text.labels import LabelTable

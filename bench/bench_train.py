@@ -9,7 +9,7 @@ Three parts, each runnable alone (``--part``):
   with PIL and runs ``Resize(280) → RandomRotation(15) → CenterCrop(224) → ToTensor → Normalize``
   in ``__getitem__`` every epoch (on every split, as the lesson does), DataLoader workers 4 (train)
   and 2 (val/test) as in the lesson, Adam 1e-3, batch 32, best-by-val ``best.mdl``; (b) our
-  pipeline (:func:`classifykit.tasks.image.train_images`) on the same data, the same split (ours
+  pipeline (:func:`classifykit.tasks.pipeline.train`) on the same data, the same split (ours
   writes ``split.csv``; the textbook loop reads it) and the same number of epochs, at 224 px and at
   64 px (the images are 28 px, so 224 px only upsamples). Side by side: seconds per training epoch,
   end-to-end wall time, test accuracy with its 95% Wilson interval, and the data-loading share.
@@ -67,7 +67,7 @@ from classifykit.engine.metrics import wilson_interval
 from classifykit.io import read_csv_rows, read_json
 from classifykit.models.flops import forward_flops
 from classifykit.models.registry import create_model, get_spec
-from classifykit.tasks.image import train_images
+from classifykit.tasks.pipeline import train as train_images
 
 # Our recipe for a few hundred images per class: one-cycle AdamW (peak 3e-3), label smoothing 0.1,
 # all epochs run (patience 0) so the per-epoch timing covers the same epochs. No augmentation: over

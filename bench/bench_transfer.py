@@ -56,7 +56,7 @@ import numpy as np
 from classifykit.config import ImageConfig, build_config
 from classifykit.data.fashion_mnist import CLASSES, load_split, png_bytes
 from classifykit.io import atomic_write_bytes, read_json
-from classifykit.tasks.image import train_images
+from classifykit.tasks.pipeline import train as train_images
 
 CLASS_IDS = [0, 1, 2, 3, 4]
 

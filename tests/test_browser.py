@@ -77,7 +77,8 @@ def real_run(tmp_path_factory):
     targets = torch.tensor([index[CLASSES[y]] for y in labels])
     splits = ["train"] * 400 + ["val"] * 100 + ["test"] * 100
     cfg = build_config(ImageConfig, data=str(root), epochs=3, batch_size=50, lr=3e-3, device="cpu", amp=False,
-                       num_workers=0, quiet=True, patience=0, clip_grad_norm=5.0, model="mlp")
+                       num_workers=0, quiet=True, patience=0, clip_grad_norm=5.0)
+    cfg.model = "mlp"  # the test's own MLP, not a registry architecture (which --model would refuse)
     save_config(run, cfg)
     write_classes(run, classes)
     write_csv(run / "manifest.csv", ["path", "label", "width", "height", "mode"],

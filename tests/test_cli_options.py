@@ -4,8 +4,7 @@ the task function is replaced by one that records the config it was given)."""
 import pytest
 from typer.testing import CliRunner
 
-import classifykit.tasks.image as image_task
-import classifykit.tasks.text as text_task
+import classifykit.tasks.pipeline as pipeline
 from classifykit.cli.app import app
 from classifykit.errors import ClassifykitError
 
@@ -15,13 +14,10 @@ def given(monkeypatch):
     """The config each ``train`` command passed to its task, by task name."""
     seen = {}
 
-    def record(task):
-        def train(cfg, resume=None):
-            seen[task] = cfg
-        return train
+    def train(cfg, resume=None):
+        seen["text" if cfg.TASK == "text" else "images"] = cfg
 
-    monkeypatch.setattr(text_task, "train_text", record("text"))
-    monkeypatch.setattr(image_task, "train_images", record("images"))
+    monkeypatch.setattr(pipeline, "train", train)
     return seen
 
 

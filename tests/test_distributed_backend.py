@@ -73,13 +73,12 @@ class _Joined(Exception):
 @pytest.mark.parametrize("task", ["image", "text"])
 def test_resume_joins_with_the_saved_device_not_the_default(tmp_path, monkeypatch, task):
     # trained with --device cpu, resumed without --device (auto) on a GPU machine: must stay on Gloo
-    import classifykit.tasks.image as image_task
-    import classifykit.tasks.text as text_task
+    import classifykit.tasks.pipeline as pipeline
     from classifykit import runfolder as rf
     from classifykit.config import ImageConfig, TextConfig
     from classifykit.tasks.common import save_config
 
-    module, cls = (image_task, ImageConfig) if task == "image" else (text_task, TextConfig)
+    cls = ImageConfig if task == "image" else TextConfig
     run = tmp_path / "run"
     (run / rf.LAST_CHECKPOINT).parent.mkdir(parents=True)
     (run / rf.LAST_CHECKPOINT).write_bytes(b"")
@@ -90,8 +89,7 @@ def test_resume_joins_with_the_saved_device_not_the_default(tmp_path, monkeypatc
         devices.append(device)
         raise _Joined
 
-    monkeypatch.setattr(module, "init_distributed", joined)
-    train = module.train_images if task == "image" else module.train_text
+    monkeypatch.setattr(pipeline, "init_distributed", joined)
     with pytest.raises(_Joined):
-        train(cls(device="auto"), resume=str(run))
+        pipeline.train(cls(device="auto"), resume=str(run))
     assert devices == ["cpu"]

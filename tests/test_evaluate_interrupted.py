@@ -12,8 +12,9 @@ from classifykit.cli.app import app
 from classifykit.config import TextConfig
 from classifykit.errors import ClassifykitError
 from classifykit.io import read_csv_rows, read_json
-from classifykit.tasks.evaluate import TrainingProgress, evaluate_run, training_note, training_progress
-from classifykit.tasks.text import train_text
+from classifykit.tasks.pipeline import evaluate as evaluate_run
+from classifykit.tasks.progress import TrainingProgress, training_note, training_progress
+from classifykit.tasks.pipeline import train as train_text
 
 
 def _table(path, n=80):

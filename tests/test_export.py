@@ -21,6 +21,7 @@ from classifykit.export.inputs import example_inputs
 from classifykit.export.to_onnx import OnnxRunner
 from classifykit.export.to_torchscript import TorchScriptRunner
 from classifykit.io import read_json, write_csv, write_json
+from classifykit.models.meta import ModelMeta
 from classifykit.models import create_model, register_model, registry
 from classifykit.text.vocab import Vocab
 
@@ -133,7 +134,7 @@ def test_sidecar_model_json_and_vocab_beside_export(tmp_path):
     export_model(run, "onnx", inputs=padded([4, 2]))
     export_model(run, "torchscript", inputs=padded([4, 2]))
     meta = read_json(run / "export" / "model.json")
-    original = read_json(run / "model.json")
+    original = ModelMeta.load(run).to_dict()  # the run's model.json, as schema 2
     assert {k: v for k, v in meta.items() if k != "exports"} == original
     assert sorted(meta["exports"]) == ["onnx", "torchscript"]
     onnx_entry = meta["exports"]["onnx"]

@@ -15,8 +15,8 @@ from classifykit.cli.app import app
 from classifykit.config import ImageConfig, build_config
 from classifykit.errors import ClassifykitError
 from classifykit.io import read_csv_rows
-from classifykit.tasks.evaluate import evaluate_run, predict_run
-from classifykit.tasks.image import train_images
+from classifykit.tasks.pipeline import evaluate as evaluate_run, predict as predict_run
+from classifykit.tasks.pipeline import train as train_images
 
 CLASSES = ["bright", "dark", "stripes"]
 

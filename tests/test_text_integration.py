@@ -8,7 +8,7 @@ import pytest
 from classifykit import runfolder as rf
 from classifykit.config import TextConfig
 from classifykit.io import read_csv_rows, read_json
-from classifykit.tasks.text import train_text
+from classifykit.tasks.pipeline import train as train_text
 from classifykit.text.rotten_tomatoes import prepare_rotten_tomatoes
 
 

@@ -4,7 +4,7 @@ import csv
 
 from classifykit.config import TextConfig
 from classifykit.io import read_json
-from classifykit.tasks.text import train_text
+from classifykit.tasks.pipeline import train as train_text
 from classifykit.text.labels import LabelTable, canonical_label, case_collision_warnings, case_collisions
 
 

@@ -4,11 +4,11 @@ import io
 
 import pytest
 import torch
-from test_text_task import _cfg
+from test_text_task import _cfg, load_trained_text_model
 
 from classifykit.errors import ClassifykitError
 from classifykit.io import read_csv_rows
-from classifykit.tasks.text import load_trained_text_model, predict_text, train_text
+from classifykit.tasks.pipeline import predict as predict_text, train as train_text
 from classifykit.text.inference import predict_probabilities
 
 

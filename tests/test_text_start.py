@@ -6,7 +6,7 @@ from test_text_task import _cfg
 from classifykit import runfolder as rf
 from classifykit.errors import ClassifykitError
 from classifykit.io import read_json
-from classifykit.tasks.text import train_text
+from classifykit.tasks.pipeline import train as train_text
 
 
 def test_resume_from_another_folder_finds_the_data(tmp_path, monkeypatch):

@@ -11,11 +11,18 @@ from classifykit import runfolder as rf
 from classifykit.config import RNN_CLIP_GRAD_NORM, TextConfig
 from classifykit.errors import ClassifykitError
 from classifykit.io import read_csv_rows, read_json
-from classifykit.tasks.text import load_trained_text_model, train_text
+from classifykit.models.saved import load_saved_model
+from classifykit.tasks.pipeline import evaluate as evaluate_text, predict as predict_text, train as train_text
 from classifykit.text.inference import labelled_texts, load_vocab, predict_probabilities, read_texts, split_texts
 
 GOOD = ["good", "great", "fine", "superb", "lovely"]
 BAD = ["bad", "awful", "poor", "dull", "weak"]
+
+
+def load_trained_text_model(run, device):
+    """``(model, model.json body, vocabulary)`` of a finished text run."""
+    model, meta = load_saved_model(run, device)
+    return model, meta.to_dict(), load_vocab(run)[0]
 
 
 def _table(path, n=120, seed=0):
@@ -143,7 +150,6 @@ def test_large_file_path_reads_through_the_offset_index(tmp_path, monkeypatch):
 def test_evaluate_and_predict_text(tmp_path, monkeypatch):
     import io
 
-    from classifykit.tasks.text import evaluate_text, predict_text
 
     run = train_text(_cfg(tmp_path))
     report, out_dir = evaluate_text(run, device="cpu")

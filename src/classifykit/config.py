@@ -15,56 +15,23 @@ import platform
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from classifykit.errors import ClassifykitError
 from classifykit.models.catalog import builtin_names
 
 
-def _f(default: Any, help: str, **kw: Any) -> Any:
-    return field(default=default, metadata={"help": help, **kw})
+def _f(default: Any, help: str, *, check: tuple[Callable[[Any], bool], str] | None = None,
+       choices: tuple[str, ...] | None = None, **kw: Any) -> Any:
+    """A config field: ``help`` is the flag's help text; ``check=(predicate, what the value must be)``
+    and ``choices`` are the option's rule, checked by :func:`check_values` (None values of optional
+    fields are not checked)."""
+    return field(default=default, metadata={"help": help, "check": check, "choices": choices, **kw})
 
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
-
-
-# field -> (check, what the value must be); None values of optional fields are not checked.
-_RULES: dict[str, tuple[Any, str]] = {
-    "epochs": (lambda v: v >= 1, "at least 1"),
-    "batch_size": (lambda v: v >= 1, "at least 1"),
-    "lr": (lambda v: v >= 0, "0 or more (e.g. 1e-3)"),
-    "weight_decay": (lambda v: v >= 0, "0 or more"),
-    "momentum": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "warmup_epochs": (lambda v: v >= 0, "0 or more"),
-    "label_smoothing": (lambda v: 0 <= v < 1, "in [0, 1) (e.g. 0.1)"),
-    "clip_grad_norm": (lambda v: v > 0, "above 0 (e.g. 1.0), or none to turn clipping off"),
-    "patience": (lambda v: v >= 0, "0 (never stop early) or more"),
-    "seed": (lambda v: 0 <= v < 2**32, "in 0 .. 2**32-1"),
-    "num_workers": (lambda v: v >= -1, "-1 (auto), 0 or more"),
-    "threads": (lambda v: v >= 0, "0 (auto) or more"),
-    "log_every": (lambda v: v >= 1, "at least 1"),
-    "val_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "test_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "fine_tune": (lambda v: v >= 0, "0 or more"),
-    "backbone_lr_scale": (lambda v: 0 < v <= 1, "in (0, 1]"),
-    "input_size": (lambda v: v >= 8, "at least 8 pixels"),
-    "channels": (lambda v: v in (1, 3), "1 (grey) or 3 (RGB)"),
-    "embed_dim": (lambda v: v >= 1, "at least 1"),
-    "hidden_size": (lambda v: v >= 1, "at least 1"),
-    "num_layers": (lambda v: v >= 1, "at least 1"),
-    "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "min_freq": (lambda v: v >= 1, "at least 1"),
-    "max_vocab": (lambda v: v >= 3, "at least 3 (<pad>, <unk> and one word)"),
-    "max_length": (lambda v: v >= 1, "at least 1"),
-}
-_CHOICES: dict[str, tuple[str, ...]] = {
-    "optimizer": ("adamw", "sgd"),
-    "schedule": ("onecycle", "cosine", "constant"),
-    "class_weights": ("none", "balanced"),
-    "on_nonfinite": ("stop", "skip"),
-    "select_metric": ("accuracy", "macro_f1", "balanced_accuracy"),
-}
 
 
 # Recurrent nets explode without clipping (Pascanu et al. 2013), so text runs clip unless told `none`.
@@ -72,10 +39,14 @@ RNN_CLIP_GRAD_NORM = 1.0
 # Spellings of "no value" for an optional number, on the command line (`--clip-grad-norm none`) or in
 # a config file (YAML `null` is None already; `none` is read as a string).
 NONE_WORDS = ("none", "null")
+# Suffixes of a --pretrained weights file (models.pretrained.WEIGHTS_SUFFIXES, tested equal; listed
+# here so options are checked without importing torch).
+WEIGHTS_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors")
 
 
 def check_values(cfg: Any) -> None:
-    """Refuse out-of-range option values up front, naming the flag and the valid range.
+    """Refuse out-of-range option values up front, naming the flag and the valid range or choices,
+    then the rules between options (``cfg.check_together()``, where the class has one).
 
     Raises:
         ClassifykitError: e.g. ``--epochs 0``, ``--lr -1``, ``--clip-grad-norm -1``, ``--optimizer adam``.
@@ -84,10 +55,46 @@ def check_values(cfg: Any) -> None:
         value = getattr(cfg, f.name)
         if value is None:
             continue
-        if f.name in _RULES and not _RULES[f.name][0](value):
-            raise ClassifykitError(f"{_flag(f.name)} {value}: must be {_RULES[f.name][1]}.")
-        if f.name in _CHOICES and value not in _CHOICES[f.name]:
-            raise ClassifykitError(f"{_flag(f.name)} {value!r}: use one of {', '.join(_CHOICES[f.name])}.")
+        check, choices = f.metadata.get("check"), f.metadata.get("choices")
+        if check is not None and not check[0](value):
+            raise ClassifykitError(f"{_flag(f.name)} {value}: must be {check[1]}.")
+        if choices is not None and value not in choices:
+            raise ClassifykitError(f"{_flag(f.name)} {value!r}: use one of {', '.join(choices)}.")
+    if hasattr(cfg, "check_together"):
+        cfg.check_together()
+
+
+def _at_least(low: float) -> Callable[[Any], bool]:
+    return lambda v: v >= low
+
+
+def _share(v: float) -> bool:
+    return 0 <= v < 1
+
+
+def _is_image_model(name: str) -> bool:
+    """Whether ``name`` is a registered image architecture (also one registered at run time).
+
+    Raises:
+        ClassifykitError: no such architecture (the registry's message names the closest match).
+    """
+    from classifykit.models.registry import get_spec  # torch loads when a config is built, not for --help
+
+    return get_spec(name).task == "image"
+
+
+def _weights_source(v: str) -> bool:
+    """A name (efficientnet-lite0, a torchvision weights name) or a weights file that exists."""
+    path = Path(v)
+    looks_like_file = path.suffix.lower() in WEIGHTS_SUFFIXES or "/" in v or "\\" in v
+    return path.is_file() if looks_like_file else True
+
+
+_RATIO = (_share, "at least 0 and below 1 (a share of the items, e.g. 0.15)")
+_CLIP = (lambda v: v > 0, "above 0 (e.g. 1.0), or none to turn clipping off")
+# The cells and poolings of models.rnn (tested equal; listed here so --help needs no torch import).
+RNN_CELLS = ("lstm", "gru")
+RNN_POOLINGS = ("last", "mean", "max")
 
 
 @dataclass
@@ -97,35 +104,47 @@ class TrainConfig:
     Values are checked on construction (:func:`check_values`), so a bad option fails before any work.
     """
 
-    epochs: int = _f(10, "Maximum number of epochs.")
-    batch_size: int = _f(64, "Batch size per process (under torchrun the global batch is this × world size).")
-    optimizer: str = _f("adamw", "adamw or sgd (SGD with Nesterov momentum).")
-    lr: float = _f(1e-3, "Peak learning rate (the head's LR when --backbone-lr-scale < 1).")
-    weight_decay: float = _f(0.05, "Decoupled weight decay (AdamW) or L2 (SGD); not applied to norms and biases.")
-    momentum: float = _f(0.9, "SGD momentum.")
-    schedule: str = _f("onecycle", "onecycle, cosine (with linear warmup) or constant.")
-    warmup_epochs: float = _f(1.0, "Linear warmup length in epochs for the cosine schedule.")
-    label_smoothing: float = _f(0.0, "Label smoothing for cross-entropy (Szegedy et al. 2016).")
-    class_weights: str = _f("none", "none or balanced (n_samples / (n_classes × count), as scikit-learn).")
-    clip_grad_norm: float | None = _f(None, "Clip gradients to this global L2 norm; none turns clipping off.")
+    epochs: int = _f(10, "Maximum number of epochs.", check=(_at_least(1), "at least 1"))
+    batch_size: int = _f(64, "Batch size per process (under torchrun the global batch is this × world size).",
+                         check=(_at_least(1), "at least 1"))
+    optimizer: str = _f("adamw", "adamw or sgd (SGD with Nesterov momentum).", choices=("adamw", "sgd"))
+    lr: float = _f(1e-3, "Peak learning rate (the head's LR when --backbone-lr-scale < 1).",
+                  check=(_at_least(0), "0 or more (e.g. 1e-3)"))
+    weight_decay: float = _f(0.05, "Decoupled weight decay (AdamW) or L2 (SGD); not applied to norms and biases.",
+                            check=(_at_least(0), "0 or more"))
+    momentum: float = _f(0.9, "SGD momentum.", check=(_share, "in [0, 1)"))
+    schedule: str = _f("onecycle", "onecycle, cosine (with linear warmup) or constant.",
+                       choices=("onecycle", "cosine", "constant"))
+    warmup_epochs: float = _f(1.0, "Linear warmup length in epochs for the cosine schedule.",
+                              check=(_at_least(0), "0 or more"))
+    label_smoothing: float = _f(0.0, "Label smoothing for cross-entropy (Szegedy et al. 2016).",
+                                check=(_share, "in [0, 1) (e.g. 0.1)"))
+    class_weights: str = _f("none", "none or balanced (n_samples / (n_classes × count), as scikit-learn).",
+                            choices=("none", "balanced"))
+    clip_grad_norm: float | None = _f(None, "Clip gradients to this global L2 norm; none turns clipping off.",
+                                        check=_CLIP)
     amp: bool = _f(True, "Mixed precision on CUDA (bf16 where supported, else fp16 with a GradScaler).")
     cpu_bf16: bool = _f(False, "bfloat16 autocast for training steps on a CPU with native bf16 (AVX512-BF16 or AMX); "
                                "evaluation stays float32. Ignored, with a note, on other CPUs.")
     channels_last: bool = _f(True, "channels_last memory format for 4-D image inputs (faster convolutions on CUDA and CPU).",
                              only="image")
     patience: int = _f(5, "Early stopping: epochs without a strictly better val --select-metric before stopping; 0 disables. "
-                          "With onecycle/cosine only epochs in the schedule's last 30% count.")
+                          "With onecycle/cosine only epochs in the schedule's last 30% count.",
+                       check=(_at_least(0), "0 (never stop early) or more"))
     select_metric: str = _f("accuracy", "Val metric that picks the best epoch and drives early stopping: accuracy, "
-                                        "macro_f1 or balanced_accuracy (for imbalanced classes).")
-    on_nonfinite: str = _f("stop", "stop or skip: what to do when the loss is NaN/inf.")
+                                        "macro_f1 or balanced_accuracy (for imbalanced classes).",
+                            choices=("accuracy", "macro_f1", "balanced_accuracy"))
+    on_nonfinite: str = _f("stop", "stop or skip: what to do when the loss is NaN/inf.", choices=("stop", "skip"))
     device: str = _f("auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
-    seed: int = _f(0, "Seed for Python, NumPy, torch and DataLoader workers.")
+    seed: int = _f(0, "Seed for Python, NumPy, torch and DataLoader workers.", check=(lambda v: 0 <= v < 2**32, "in 0 .. 2**32-1"))
     deterministic: bool = _f(False, "Deterministic algorithms (bit-exact resume on CPU; slower).")
-    num_workers: int = _f(-1, "DataLoader worker processes; -1 picks min(4, CPU cores).")
-    threads: int = _f(0, "CPU intra-op threads for training; 0 = the CPU cores left after the DataLoader workers (at least 1).")
+    num_workers: int = _f(-1, "DataLoader worker processes; -1 picks min(4, CPU cores).",
+                          check=(_at_least(-1), "-1 (auto), 0 or more"))
+    threads: int = _f(0, "CPU intra-op threads for training; 0 = the CPU cores left after the DataLoader workers (at least 1).",
+                     check=(_at_least(0), "0 (auto) or more"))
     quiet: bool = _f(False, "No progress bars; only the summary lines.")
     log_every: int = _f(20, "Copy step figures from the device (steps.csv, progress) every N steps; "
-                                     "printed when not on a terminal.")
+                            "printed when not on a terminal.", check=(_at_least(1), "at least 1"))
 
     def __post_init__(self) -> None:
         check_values(self)
@@ -138,13 +157,21 @@ class DataConfig:
     data: str = _f("", "Image folder, manifest CSV/TSV, or text table / folder.")
     runs_dir: str = _f("runs", "Folder that holds run folders.")
     name: str | None = _f(None, "Run folder name (default: <data name>-<timestamp>).")
-    val_ratio: float = _f(0.15, "Share of items in the validation split.")
-    test_ratio: float = _f(0.25, "Share of items in the test split (the largest held-out share: small test sets are unstable).")
+    val_ratio: float = _f(0.15, "Share of items in the validation split.", check=_RATIO)
+    test_ratio: float = _f(0.25, "Share of items in the test split (the largest held-out share: small test sets are unstable).",
+                          check=_RATIO)
     root: str | None = _f(None, "Folder a manifest's relative paths start from (default: the manifest's folder).", only="image")
     encoding: str = _f("utf-8", "Text encoding of a manifest or text table (utf-8 also accepts a BOM).")
     path_column: str | None = _f(None, "Manifest column holding image paths (default: auto-detect).", only="image")
     text_column: str | None = _f(None, "Text table column holding texts (default: auto-detect).", only="text")
     label_column: str | None = _f(None, "Column holding labels (default: auto-detect).")
+
+    def check_together(self) -> None:
+        """The rule between the split shares: val + test must leave a train share."""
+        if self.val_ratio + self.test_ratio >= 1.0:
+            raise ClassifykitError(
+                f"--val-ratio {self.val_ratio} + --test-ratio {self.test_ratio} = {self.val_ratio + self.test_ratio:g} "
+                "leaves nothing to train on; make the sum below 1 (default 0.15 + 0.25).")
 
 
 # The image architectures of the model catalog (torch-free, so --help stays fast).
@@ -157,17 +184,34 @@ class ImageConfig(DataConfig, TrainConfig):
 
     TASK: typing.ClassVar[str] = "image"
 
-    model: str = _f("resnet18-small", "Architecture: " + ", ".join(IMAGE_MODELS) + ".")
-    pretrained: str | None = _f(None, "Weights: a local .pth/.pt/.safetensors file, efficientnet-lite0, or a torchvision weights name.")
-    freeze: str = _f("none", "none or backbone (linear probe).")
-    fine_tune: int = _f(0, "Train the head with the backbone frozen for N epochs, then unfreeze all.")
+    model: str = _f("resnet18-small", "Architecture: " + ", ".join(IMAGE_MODELS) + ".",
+                     check=(_is_image_model, "an image architecture (" + ", ".join(IMAGE_MODELS) + ")"))
+    pretrained: str | None = _f(None, "Weights: a local .pth/.pt/.safetensors file, efficientnet-lite0, or a torchvision weights name.",
+                               check=(_weights_source, "an existing weights file (" + "/".join(WEIGHTS_SUFFIXES) + "), efficientnet-lite0 or a torchvision weights name (no such file)"))
+    freeze: str = _f("none", "none or backbone (linear probe).", choices=("none", "backbone"))
+    fine_tune: int = _f(0, "Train the head with the backbone frozen for N epochs, then unfreeze all.",
+                       check=(_at_least(0), "0 or more"))
     freeze_bn_stats: bool | None = _f(None, "Keep the pretrained BatchNorm statistics while fine-tuning (default: on with --pretrained).")
-    backbone_lr_scale: float = _f(0.1, "Backbone LR = lr × this when fine-tuning pretrained weights (discriminative LRs).")
-    input_size: int | None = _f(None, "Square input size in pixels (default: the weights' size, else the images' median side within [64, 224]; smallcnn [28, 224]).")
-    channels: int | None = _f(None, "1 or 3 input channels (default: auto-detected from the training images).")
-    augment: str = _f("light", "none, light or strong (training split only).")
+    backbone_lr_scale: float = _f(0.1, "Backbone LR = lr × this when fine-tuning pretrained weights (discriminative LRs).",
+                                 check=(lambda v: 0 < v <= 1, "in (0, 1]"))
+    input_size: int | None = _f(None, "Square input size in pixels (default: the weights' size, else the images' median side within [64, 224]; smallcnn [28, 224]).",
+                                check=(_at_least(8), "at least 8 pixels"))
+    channels: int | None = _f(None, "1 or 3 input channels (default: auto-detected from the training images).",
+                             check=(lambda v: v in (1, 3), "1 (grey) or 3 (RGB)"))
+    augment: str = _f("light", "none, light or strong (training split only).", choices=("none", "light", "strong"))
     cache: bool = _f(True, "Decode and resize each image once into a uint8 memory-mapped cache.")
     feature_cache: bool = _f(True, "With a frozen backbone and no augmentation, compute backbone features once.")
+
+    def check_together(self) -> None:
+        """The split rule of :class:`DataConfig` and the fine-tuning rules between options."""
+        super().check_together()
+        if self.freeze == "backbone" and self.fine_tune:
+            raise ClassifykitError("--freeze backbone and --fine-tune N both given: --freeze backbone never unfreezes; "
+                                   "use one of them.")
+        if self.fine_tune >= self.epochs:
+            raise ClassifykitError(
+                f"--fine-tune {self.fine_tune}: must be between 0 and --epochs - 1 ({self.epochs - 1}) so the whole "
+                "model trains for at least one epoch; for head-only training use --freeze backbone.")
 
 
 @dataclass
@@ -176,21 +220,33 @@ class TextConfig(DataConfig, TrainConfig):
 
     TASK: typing.ClassVar[str] = "text"
 
-    rnn: str = _f("lstm", "lstm or gru.")
+    rnn: str = _f("lstm", "lstm or gru.", choices=RNN_CELLS)
     clip_grad_norm: float | None = _f(RNN_CLIP_GRAD_NORM, "Clip gradients to this global L2 norm (recurrent models want it); "
-                                                          "none turns clipping off.")
-    embed_dim: int = _f(100, "Embedding size (overridden by --embeddings' size).")
-    hidden_size: int = _f(128, "RNN hidden size per direction.")
-    num_layers: int = _f(1, "RNN layers.")
+                                                          "none turns clipping off.", check=_CLIP)
+    embed_dim: int = _f(100, "Embedding size (overridden by --embeddings' size).", check=(_at_least(1), "at least 1"))
+    hidden_size: int = _f(128, "RNN hidden size per direction.", check=(_at_least(1), "at least 1"))
+    num_layers: int = _f(1, "RNN layers.", check=(_at_least(1), "at least 1"))
     bidirectional: bool = _f(True, "Bidirectional RNN.")
-    dropout: float = _f(0.3, "Dropout on embeddings and between RNN layers.")
-    pooling: str = _f("last", "last (final hidden state of both directions), mean or max.")
+    dropout: float = _f(0.3, "Dropout on embeddings and between RNN layers.", check=(_share, "in [0, 1)"))
+    pooling: str = _f("last", "last (final hidden state of both directions), mean or max.", choices=RNN_POOLINGS)
     embeddings: str | None = _f(None, "Pretrained vectors: a GloVe-format .txt/.txt.gz file or glove-6b-50d (package).")
     freeze_embeddings: bool = _f(False, "Keep pretrained embeddings fixed.")
-    min_freq: int = _f(2, "Vocabulary: minimum token count.")
-    max_vocab: int = _f(50000, "Vocabulary: maximum size including <pad> and <unk>.")
-    max_length: int = _f(256, "Truncate texts to this many tokens.")
+    min_freq: int = _f(2, "Vocabulary: minimum token count.", check=(_at_least(1), "at least 1"))
+    max_vocab: int = _f(50000, "Vocabulary: maximum size including <pad> and <unk>.",
+                        check=(_at_least(3), "at least 3 (<pad>, <unk> and one word)"))
+    max_length: int = _f(256, "Truncate texts to this many tokens.", check=(_at_least(1), "at least 1"))
     bucket: bool = _f(True, "Length-bucketed batches (sort by length within shuffled chunks).")
+
+    def check_together(self) -> None:
+        """The split rule of :class:`DataConfig`, a val split (model selection needs one) and distinct
+        text and label columns."""
+        super().check_together()
+        if self.val_ratio == 0:
+            raise ClassifykitError("--val-ratio 0: training keeps the epoch with the best val accuracy, so it needs a val "
+                                   "split; give --val-ratio above 0 (default 0.15).")
+        if self.text_column is not None and self.text_column == self.label_column:
+            raise ClassifykitError(f"--text-column {self.text_column} and --label-column {self.label_column} name the "
+                                   "same column; the labels must be in a column of their own.")
 
 
 def library_versions() -> dict[str, str]:

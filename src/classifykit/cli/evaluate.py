@@ -12,6 +12,7 @@ from rich.table import Table
 from classifykit.cli.app import app
 
 console = Console(highlight=False)
+THREADS_HELP = "CPU threads for the model; 0 = the CPU cores left after the DataLoader workers (at least 1)."
 
 
 def print_evaluation(report: dict, out_dir: Path) -> None:
@@ -35,16 +36,18 @@ def print_evaluation(report: dict, out_dir: Path) -> None:
 def evaluate_command(
     run: Path = typer.Argument(..., help="Run folder written by classifykit train."),
     data: Optional[str] = typer.Option(None, "--data", help="Evaluate another labelled image folder or manifest (or text table) instead of the saved test split."),
-    batch_size: int = typer.Option(256, "--batch-size", help="Batch size."),
+    batch_size: int = typer.Option(256, "--batch-size", min=1, help="Batch size."),
     device: str = typer.Option("auto", "--device", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps."),
+    threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
 ) -> None:
     """Test accuracy with a 95% Wilson interval, per-class P/R/F1, confusion matrix, top-k."""
-    from classifykit.tasks.evaluate import evaluate_run, training_note
+    from classifykit.tasks.pipeline import evaluate
+    from classifykit.tasks.progress import training_note
 
     note = training_note(run)
     if note:
         console.print(note, style="yellow", markup=False, soft_wrap=True)
-    report, out_dir = evaluate_run(run, data, batch_size=batch_size, device=device)
+    report, out_dir = evaluate(run, data, batch_size=batch_size, device=device, threads=threads)
     print_evaluation(report, out_dir)
     from classifykit.report import write_report
 
@@ -57,16 +60,17 @@ def predict_command(
     inputs: Optional[list[str]] = typer.Argument(None, help="Image files, folders or a manifest CSV (image runs); text files (text runs, one text per line)."),
     text: Optional[list[str]] = typer.Option(None, "--text", help="A text to classify (text runs; repeatable). With no inputs and no --text, texts are read from stdin."),
     out: Path = typer.Option(Path("predictions.csv"), "--out", help="Where to write the predictions CSV."),
-    top_k: int = typer.Option(3, "--top-k", help="How many top classes to list per input."),
-    batch_size: int = typer.Option(64, "--batch-size", help="Batch size."),
+    top_k: int = typer.Option(3, "--top-k", min=1, help="How many top classes to list per input."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Batch size."),
     device: str = typer.Option("auto", "--device", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps."),
     encoding: Optional[str] = typer.Option(None, "--encoding", help="Encoding of text input files (text runs; default: the run's training --encoding, else utf-8), e.g. latin-1 or cp1252."),
+    threads: int = typer.Option(0, "--threads", min=0, help=THREADS_HELP),
 ) -> None:
     """Predict classes with a trained run's best model; writes a CSV (input, label, probability, top-k, error)."""
-    from classifykit.tasks.evaluate import predict_run
+    from classifykit.tasks.pipeline import predict
 
-    n, failures = predict_run(run, list(inputs or []), list(text or []), out, top_k=top_k, batch_size=batch_size,
-                              device=device, encoding=encoding)
+    n, failures = predict(run, list(inputs or []), list(text or []), out, top_k=top_k, batch_size=batch_size,
+                          device=device, encoding=encoding, threads=threads)
     for path, error in failures:
         console.print(f"[yellow]skipped[/] {path}: {error}")
     console.print(f"{n} predictions written to {out}" + (f"; {len(failures)} inputs could not be predicted (see its error column)" if failures else ""))

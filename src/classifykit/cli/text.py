@@ -21,9 +21,9 @@ def _train_text(cfg: TextConfig, resume: str | None = None, nproc: int | None = 
     split and writes the run folder.
     """
     # --nproc N > 1 was handled before typer ran (classifykit.cli.main re-executes under torchrun).
-    from classifykit.tasks.text import train_text
+    from classifykit.tasks import pipeline
 
-    train_text(cfg, resume=resume)
+    pipeline.train(cfg, resume=resume)
 
 
 train_app.command("text", no_args_is_help=True)(config_command(TextConfig, _train_text, extra=TRAIN_EXTRA))
@@ -39,6 +39,6 @@ def demo_text_command(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Rotten Tomatoes critic snippets (fresh vs rotten) -> BiLSTM over GloVe 50d -> test accuracy with its 95% interval."""
-    from classifykit.tasks.text import demo_text
+    from classifykit.tasks.demo import demo_text
 
     demo_text(out=out, runs_dir=runs_dir, epochs=epochs, embeddings=embeddings, device=device, quiet=quiet)

@@ -14,9 +14,9 @@ def _train_images(cfg: ImageConfig, resume: str | None = None, nproc: int | None
     best model on the test split and writes the run folder (see README).
     """
     # --nproc N > 1 was handled before typer ran (classifykit.cli.main re-executes under torchrun).
-    from classifykit.tasks.image import train_images
+    from classifykit.tasks import pipeline
 
-    train_images(cfg, resume=resume)
+    pipeline.train(cfg, resume=resume)
 
 
 train_app.command("images", no_args_is_help=True)(config_command(ImageConfig, _train_images, extra=TRAIN_EXTRA))

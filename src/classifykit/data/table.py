@@ -79,12 +79,15 @@ def sniff_delimiter(path: Path, first_line: str) -> str:
     return ","
 
 
-def read_table(path: str | Path, encoding: str = "utf-8", delimiter: str | None = None) -> Table:
+def read_table(path: str | Path, encoding: str = "utf-8", delimiter: str | None = None, *,
+               keep_empty: bool = False) -> Table:
     """Parse a CSV or TSV file with a header row.
 
     CSV follows RFC 4180 (quoted fields may hold commas, newlines and doubled quotes). TSV is read
     without quote processing, so a text with a stray ``"`` stays as written. CRLF and a UTF-8 BOM are
-    accepted. Rows that are entirely empty are dropped.
+    accepted. Rows that are entirely empty are dropped; with ``keep_empty`` only blank lines are, and a
+    row of empty fields (a quoted ``""``, or ``,`` in a two-column table) is kept (prediction gives
+    every input row an output row).
 
     Raises:
         ClassifykitError: unreadable encoding, empty file, or a row with a different field count
@@ -107,9 +110,11 @@ def read_table(path: str | Path, encoding: str = "utf-8", delimiter: str | None 
     start_line = 2
     for row in reader:
         end_line = reader.line_num
-        if not row or all(c == "" for c in row):
+        if not row or (all(c == "" for c in row) and not keep_empty):
             start_line = end_line + 1
             continue
+        if keep_empty and all(c == "" for c in row):
+            row = [""] * len(header)  # `""` alone on a line of a wider table: every field empty
         if len(row) != len(header):
             raise ClassifykitError(
                 f"{path}, line {start_line}: {len(row)} fields where the header has {len(header)}. "

@@ -36,7 +36,6 @@ from classifykit.engine.steps import (MAX_CONSECUTIVE_SKIPS, GroupNorms, NonFini
                                       TooManySkipsError, skip_step_on_device)
 from classifykit.engine.stopping import SELECT_KEYS, SELECT_NAMES, patience_counts
 from classifykit.errors import ClassifykitError
-from classifykit.io import read_json, write_json
 
 
 @dataclass
@@ -267,14 +266,6 @@ def _finite(model: nn.Module) -> bool:
     return bool(torch.stack(checks).all()) if checks else True
 
 
-def _update_model_meta(run_dir: Path, best_epoch: int, best_val_acc: float) -> None:
-    path = run_dir / runfolder.MODEL_META
-    if path.is_file():
-        meta = read_json(path)
-        meta["best_epoch"], meta["best_val_acc"] = best_epoch, best_val_acc
-        write_json(path, meta)
-
-
 def fit(
     model: nn.Module,
     train_loader,
@@ -288,6 +279,7 @@ def fit(
     train_mode: Callable[[nn.Module], Any] | None = None,
     flops_per_sample: float | None = None,
     class_names: Sequence[str] | None = None,
+    on_best: Callable[[int, float], Any] | None = None,
 ) -> FitResult:
     """Train ``model`` for up to ``cfg.epochs`` epochs; keep the best weights by ``cfg.select_metric``.
 
@@ -306,10 +298,10 @@ def fit(
     Writes to ``run_dir`` (rank 0 only): ``metrics.csv`` and ``steps.csv`` (docs/CONTRACTS.md),
     ``checkpoints/last.pt`` every epoch, ``model.safetensors`` whenever the val ``select_metric``
     (accuracy, macro_f1 or balanced_accuracy) is strictly better than before and the weights are
-    finite, and ``best_epoch``/``best_val_acc`` in an existing ``model.json``. Stops early after
-    ``cfg.patience`` counted epochs without improvement (0: never; which epochs count:
-    ``engine.stopping``). ``--on-nonfinite skip`` gives up after ``min(50, steps per epoch)``
-    skipped steps in a row (``engine.steps.MAX_CONSECUTIVE_SKIPS``).
+    finite; then (rank 0) it calls ``on_best(epoch, val_acc)`` (the task records them in
+    ``model.json``). Stops early after ``cfg.patience`` counted epochs without improvement (0: never;
+    which epochs count: ``engine.stopping``). ``--on-nonfinite skip`` gives up after ``min(50, steps
+    per epoch)`` skipped steps in a row (``engine.steps.MAX_CONSECUTIVE_SKIPS``).
 
     ``resume=True`` continues from ``checkpoints/last.pt`` at the next epoch; with
     ``cfg.deterministic`` on the CPU the result is bit-identical to an uninterrupted run, given a
@@ -323,15 +315,13 @@ def fit(
     model is wrapped in ``DistributedDataParallel``; metrics are summed over processes.
 
     Raises:
-        ClassifykitError: a bad option (device, optimizer, schedule, on_nonfinite), an empty loader,
+        ClassifykitError: a bad option (device, optimizer, schedule), an empty loader,
             no checkpoint to resume, one from another number of steps per epoch, ``cfg.epochs``
             fewer than the epochs already run, a non-finite loss with ``on_nonfinite="stop"`` (the
             message names epoch and step), or too many skipped steps in a row with ``"skip"``; the
             best model so far is kept in both.
     """
     run_dir = Path(run_dir)
-    if cfg.on_nonfinite not in ("stop", "skip"):
-        raise ClassifykitError(f"--on-nonfinite {cfg.on_nonfinite!r}: use stop or skip.")
     info = dist_info()
     device = select_device(cfg.device)
     if info.world_size > 1 and device.type == "cuda":
@@ -423,7 +413,8 @@ def fit(
             state["bad_epochs"] = 0
             if info.is_main:
                 ckpt.save_weights(model, run_dir / runfolder.WEIGHTS)
-                _update_model_meta(run_dir, epoch, val["acc"])
+                if on_best is not None:
+                    on_best(epoch, val["acc"])
         elif patience_counts(cfg.schedule, epoch, state["segment_start"], cfg.epochs):
             state["bad_epochs"] += 1
         # Reaching patience on the last epoch is not stopping early: every epoch ran (issue 15, defect 16).

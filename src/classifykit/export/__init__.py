@@ -164,7 +164,8 @@ def export_model(run_dir: str | os.PathLike, fmt: str, out: str | os.PathLike | 
     if fmt == "onnx":
         check_opset(opset)
     run = Path(run_dir)
-    model, meta = load_saved_model(run)
+    model, saved = load_saved_model(run)
+    meta = saved.to_dict()
     if meta.get("vocab") and not (run / meta["vocab"]).is_file():
         raise ClassifykitError(f"{run / meta['vocab']}: missing, but {run / rf.MODEL_META} names it; "
                                "a text model cannot be used without its vocabulary.")

@@ -9,37 +9,28 @@ from torch import nn
 
 from classifykit import runfolder as rf
 from classifykit.errors import ClassifykitError
-from classifykit.io import read_json
-
-_REQUIRED = ("task", "architecture", "num_classes")
+from classifykit.models.meta import ModelMeta
 
 
-def read_model_meta(run_dir: str | Path) -> dict:
-    """The run's ``model.json`` (format in docs/CONTRACTS.md) as a dict.
+def read_model_meta(run_dir: str | Path) -> ModelMeta:
+    """The :class:`~classifykit.models.meta.ModelMeta` of a finished run (any schema version).
 
     Raises:
         ClassifykitError: the folder has no ``model.json`` or ``model.safetensors`` (not a finished
             run), or ``model.json`` lacks ``task``, ``architecture`` or ``num_classes``.
     """
     run = Path(run_dir)
-    meta_path, weights = run / rf.MODEL_META, run / rf.WEIGHTS
-    for path in (meta_path, weights):
+    for path in (run / rf.MODEL_META, run / rf.WEIGHTS):
         if not path.is_file():
             raise ClassifykitError(
                 f"{path}: not found; give the folder of a finished run (train writes {rf.MODEL_META} "
                 f"and {rf.WEIGHTS} once the first epoch is validated)."
             )
-    meta = read_json(meta_path)
-    missing = [k for k in _REQUIRED if k not in meta]
-    if missing:
-        raise ClassifykitError(f"{meta_path}: missing {', '.join(missing)}; was it written by classifykit train?")
-    if meta["task"] not in ("image", "text"):
-        raise ClassifykitError(f"{meta_path}: task {meta['task']!r} is neither 'image' nor 'text'.")
-    return meta
+    return ModelMeta.load(run)
 
 
-def load_saved_model(run_dir: str | Path, device: torch.device | None = None) -> tuple[nn.Module, dict]:
-    """Build the run's architecture and load its best weights: ``(model in eval mode, model.json)``.
+def load_saved_model(run_dir: str | Path, device: torch.device | None = None) -> tuple[nn.Module, ModelMeta]:
+    """Build the run's architecture and load its best weights: ``(model in eval mode, ModelMeta)``.
 
     The one loader of trained models, used by evaluate, predict and export; the model is on the CPU,
     or on ``device`` when given.
@@ -57,8 +48,7 @@ def load_saved_model(run_dir: str | Path, device: torch.device | None = None) ->
 
     run = Path(run_dir)
     meta = read_model_meta(run)
-    model = create_model(meta["architecture"], meta["num_classes"], in_chans=meta.get("in_chans") or 3,
-                         **(meta.get("model_kwargs") or {}))
+    model = create_model(meta.architecture, meta.num_classes, in_chans=meta.in_chans or 3, **meta.model_kwargs)
     load_weights(model, run / rf.WEIGHTS)
     model.eval()
     if device is not None:

@@ -1,1 +1,1 @@
-"""Tasks: the image and text pipelines, and evaluate / predict over a saved run folder."""
+"""Tasks: one pipeline (train, evaluate, predict) over a task adapter per task (image, text)."""

@@ -98,14 +98,6 @@ def write_classes(run: Path, classes: list[str]) -> None:
     write_json(path, classes)
 
 
-def load_classes(run: Path) -> list[str]:
-    """The class names in index order, as saved at training time (never rebuilt from data)."""
-    path = Path(run) / rf.CLASSES
-    if not path.is_file():
-        raise ClassifykitError(f"{run}: no {rf.CLASSES}; is this a classifykit run folder?")
-    return read_json(path)
-
-
 def write_evaluation(run: Path, items: list[str], targets: torch.Tensor, logits: torch.Tensor,
                      classes: list[str], *, split: str = "test", prefix: str = "", extra: dict | None = None) -> dict:
     """Write ``eval.json``, ``confusion.csv`` and ``test_predictions.csv`` for one evaluated split.

@@ -1,57 +1,48 @@
-"""The image task: folder or manifest -> verified manifest -> split -> cached decode -> model -> fit -> test.
+"""The image task's adapter: an image folder or manifest -> verified manifest -> split -> cached decode
+-> model -> fit, and image files, folders or manifests -> predict batches.
 
-``train_images(cfg)`` is what ``classifykit train images DATA`` runs. Every stage writes its file to
-the run folder (see :mod:`classifykit.runfolder`) before the next one reads it, so ``--resume`` and
-``classifykit evaluate`` reuse the same manifest, split and class list instead of rebuilding them.
+Only what differs from the text task lives here; :mod:`classifykit.tasks.pipeline` runs the stages
+(run folder, config, seeding, model.json, the test evaluation, the report, predict). Every stage
+writes its file to the run folder (see :mod:`classifykit.runfolder`) before the next reads it, so
+``--resume`` and ``classifykit evaluate`` reuse the same manifest, split and class list.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from classifykit import runfolder as rf
 from classifykit.config import ImageConfig
 from classifykit.data.cache import DecodedImageCache
 from classifykit.data.dataset import ImageFolderDataset, loader_kwargs
-from classifykit.data.decode import detect_channels
-from classifykit.data.manifest import ManifestItem, manifest_root, read_manifest, write_manifest
-from classifykit.data.scan import ScanResult, scan_folder, verify_items
+from classifykit.data.decode import decode_image, detect_channels
+from classifykit.data.manifest import ManifestItem, manifest_root, read_manifest, resolve, write_manifest
+from classifykit.data.scan import IMAGE_EXTENSIONS, ScanResult, is_hidden, scan_folder, verify_items
 from classifykit.data.split import complete_preset_split, read_split, stratified_split, write_split
 from classifykit.data.stats import compute_mean_std
-from classifykit.data.transforms import (default_crop_pct, eval_resize_size, eval_transforms, meta_crop_pct,
-                                         train_transforms)
-from classifykit.engine.distributed import all_gather_objects, barrier, init_distributed
-from classifykit.engine.loop import predict_logits
+from classifykit.data.transforms import default_crop_pct, eval_resize_size, eval_transforms, train_transforms
+from classifykit.engine.distributed import barrier, dist_info
 from classifykit.engine.sampling import distributed_sampler
-from classifykit.engine.seed import seed_everything
-from classifykit.engine.device import select_device
 from classifykit.engine.trainer import balanced_class_weights, fit
 from classifykit.errors import ClassifykitError
-from classifykit.io import read_json, write_csv, write_json
+from classifykit.io import read_json, write_csv
+from classifykit.models.meta import ModelMeta
 from classifykit.models.registry import create_model
-from classifykit.models.saved import load_saved_model
-from classifykit.tasks.common import (
-    format_accuracy,
-    load_saved_config,
-    prepare_run_dir,
-    remove_on_error,
-    save_config,
-    say,
-    small_class_warnings_said,
-    write_classes,
-    write_evaluation,
-)
+from classifykit.tasks.adapter import EvalSet, PredictInputs, register_adapter
+from classifykit.tasks.common import say, small_class_warnings_said, write_classes
 
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 28, 224
 SMALL_MODEL_FLOOR = 64  # default input size floor for models not made for tiny images
 SCAN_CACHE_DIR = ".scan-cache"  # in --runs-dir: rescans of unchanged files reuse earlier decodes
+MANIFEST_SUFFIXES = (".csv", ".tsv", ".tab")  # a predict input with one of these is a manifest
 
 
 @dataclass
@@ -59,13 +50,15 @@ class ImageData:
     """The verified inputs of one image run, in manifest order.
 
     ``paths`` are POSIX, relative to ``root``; ``splits[i]`` is train/val/test; ``classes`` is the
-    class list in index order (sorted label strings).
+    class list in index order (sorted label strings); ``cache`` is the decoded-image cache of every
+    item once opened (None before, or with ``--no-cache``).
     """
 
     root: Path
     items: list[ManifestItem]
     splits: list[str]
     classes: list[str]
+    cache: DecodedImageCache | None = None
 
     def subset(self, split: str) -> tuple[list[str], list[int]]:
         """``(paths, targets)`` of one split, targets as class indices."""
@@ -173,8 +166,6 @@ def preprocessing(cfg: ImageConfig, data: ImageData) -> dict:
     pre = pretrained_preprocessing(cfg.pretrained, cfg.model) or {}
     train_modes = [it.mode or "RGB" for it, s in zip(data.items, data.splits) if s == "train"]
     in_chans = cfg.channels or pre.get("in_chans") or detect_channels(train_modes)
-    if in_chans not in (1, 3):
-        raise ClassifykitError(f"--channels {in_chans}: use 1 (grey) or 3 (RGB).")
     input_size = cfg.input_size or pre.get("input_size") or default_input_size(data, cfg.model)
     mean, std = pre.get("mean"), pre.get("std")
     if mean is not None and in_chans == 1:  # grey input to RGB weights: the stem was adapted to 1 channel
@@ -183,11 +174,15 @@ def preprocessing(cfg: ImageConfig, data: ImageData) -> dict:
             "crop_pct": default_crop_pct(int(input_size))}
 
 
-def open_cache(cfg: ImageConfig, run: Path, data: ImageData, pre: dict) -> DecodedImageCache | None:
-    """The decoded-image cache of every item (all splits), at the evaluation resize size; None if disabled."""
+def open_cache(cfg: ImageConfig, run: Path, data: ImageData, input_size: int, crop_pct: float,
+               in_chans: int) -> DecodedImageCache | None:
+    """The decoded-image cache of every item (all splits), at the evaluation resize size; None if disabled.
+
+    Rank 0 builds it while the other torchrun processes wait, then they open the finished cache.
+    """
     if not cfg.cache:
         return None
-    size = eval_resize_size(pre["input_size"], pre["crop_pct"])
+    size = eval_resize_size(input_size, crop_pct)
     paths = [it.path for it in data.items]
     done = [0]
 
@@ -197,7 +192,12 @@ def open_cache(cfg: ImageConfig, run: Path, data: ImageData, pre: dict) -> Decod
             print(f"image cache: {done[0] + n}/{len(paths)} images decoded and resized to {size} px", flush=True)
         done[0] += n
 
-    return DecodedImageCache.open(data.root, paths, run / rf.CACHE_DIR, size, pre["in_chans"], progress=progress)
+    def opened() -> DecodedImageCache:
+        return DecodedImageCache.open(data.root, paths, run / rf.CACHE_DIR, size, in_chans, progress=progress)
+
+    cache = opened() if dist_info().is_main else None
+    barrier()
+    return cache if cache is not None else opened()
 
 
 def image_loader(dataset, batch_size: int, *, shuffle: bool, cfg: ImageConfig, device: torch.device) -> DataLoader:
@@ -206,107 +206,6 @@ def image_loader(dataset, batch_size: int, *, shuffle: bool, cfg: ImageConfig, d
     if cfg.deterministic:
         kwargs["persistent_workers"] = False  # bit-exact resume needs workers re-seeded every epoch
     return DataLoader(dataset, batch_size=batch_size, sampler=distributed_sampler(dataset, shuffle, cfg.seed), **kwargs)
-
-
-def model_meta(cfg: ImageConfig, classes: list[str], pre: dict) -> dict:
-    """The ``model.json`` body: everything predict needs besides the weights."""
-    return {
-        "task": "image",
-        "architecture": cfg.model,
-        "model_kwargs": {},
-        "num_classes": len(classes),
-        "classes": classes,
-        "in_chans": pre["in_chans"],
-        "input_size": pre["input_size"],
-        "mean": pre["mean"],
-        "std": pre["std"],
-        "crop_pct": pre["crop_pct"],
-        "pretrained": cfg.pretrained,
-        "vocab": None,
-        "best_epoch": 0,
-        "best_val_acc": None,
-    }
-
-
-def train_images(cfg: ImageConfig, resume: str | None = None) -> Path:
-    """Run the whole image task; returns the run folder.
-
-    Under torchrun every process calls this; rank 0 scans and writes the run files, the others
-    wait and read them.
-
-    Raises:
-        ClassifykitError: anything the user can fix (data, options, resume folder).
-    """
-    if resume is not None:
-        run = Path(resume)
-        prepare_run_dir(cfg, "", resume)  # checks the checkpoint is there
-        cfg = load_saved_config(run, ImageConfig)
-    # After the saved configuration is read: a resumed run keeps the device (and so the backend) it trained on.
-    info = init_distributed(cfg.device)
-    if resume is not None:
-        say(cfg, f"Resuming {run} with its saved configuration ({rf.CONFIG}).")
-    else:
-        if not cfg.data:
-            raise ClassifykitError("Give the data: an image folder (one subfolder per class) or a manifest CSV/TSV.")
-        cfg.data = str(Path(cfg.data).resolve())
-        run = Path(all_gather_objects(str(prepare_run_dir(cfg, Path(cfg.data).stem or "images", None)) if info.is_main else None)[0])
-    say(cfg, f"Run folder: {run}", summary=True)
-    if resume is None and info.is_main:
-        with remove_on_error(run):
-            save_config(run, cfg)
-            prepare_data(cfg, run)
-    barrier()
-    data = load_data(run, data_root(cfg))
-    device = select_device(cfg.device)
-    if resume is None:
-        pre = preprocessing(cfg, data)
-    else:
-        meta = read_json(run / rf.MODEL_META)
-        pre = {k: meta[k] for k in ("in_chans", "input_size", "mean", "std")}
-        pre["crop_pct"] = meta_crop_pct(meta)
-    cache = open_cache(cfg, run, data, pre) if info.is_main else None
-    barrier()
-    if cache is None and cfg.cache:
-        cache = open_cache(cfg, run, data, pre)
-    train_paths, train_targets = data.subset("train")
-    if pre["mean"] is None:
-        raw = ImageFolderDataset(data.root, train_paths, train_targets, None, pre["in_chans"], cache)
-        pre["mean"], pre["std"] = compute_mean_std(cache.iter_batches([cache.row(p) for p in train_paths]) if cache else raw)
-        say(cfg, f"Normalization measured on the train split: mean {_fmt(pre['mean'])}, std {_fmt(pre['std'])}")
-    meta = model_meta(cfg, data.classes, pre)
-    if info.is_main and resume is None:
-        write_json(run / rf.MODEL_META, meta)
-    seed_everything(cfg.seed, cfg.deterministic)  # the model's initial weights come from this seed
-    model = create_model(cfg.model, len(data.classes), in_chans=pre["in_chans"], pretrained=cfg.pretrained)
-    val_paths, val_targets = data.subset("val")
-    evaluation = eval_transforms(pre["input_size"], pre["mean"], pre["std"], pre["crop_pct"])
-    train_ds = ImageFolderDataset(data.root, train_paths, train_targets,
-                                  train_transforms(pre["input_size"], pre["mean"], pre["std"], cfg.augment, pre["in_chans"],
-                                                   pre["crop_pct"]),
-                                  pre["in_chans"], cache)
-    val_ds = ImageFolderDataset(data.root, val_paths, val_targets, evaluation, pre["in_chans"], cache)
-    class_weights = balanced_class_weights(train_targets, len(data.classes)) if cfg.class_weights == "balanced" else None
-    if cfg.class_weights not in ("none", "balanced"):
-        raise ClassifykitError(f"--class-weights {cfg.class_weights!r}: use none or balanced.")
-    from classifykit.models.freeze import param_groups
-
-    uses_groups = cfg.pretrained is not None or cfg.freeze != "none" or cfg.fine_tune > 0
-    groups = (param_groups(model, cfg.lr, cfg.backbone_lr_scale if cfg.pretrained else 1.0, cfg.freeze, cfg.fine_tune, cfg.epochs)
-              if uses_groups else None)
-    if cfg.freeze == "backbone" and cfg.augment == "none" and cfg.feature_cache and info.world_size == 1:
-        result = _fit_head_on_features(cfg, run, model, train_ds, val_ds, device, class_weights, resume is not None)
-    else:
-        train_loader = image_loader(train_ds, cfg.batch_size, shuffle=True, cfg=cfg, device=device)
-        val_loader = image_loader(val_ds, cfg.batch_size, shuffle=False, cfg=cfg, device=device)
-        result = fit(model, train_loader, val_loader, cfg, run, class_weights=class_weights,
-                     param_groups=groups, resume=resume is not None, train_mode=_train_mode(cfg, uses_groups))
-    barrier()
-    if not info.is_main:
-        return run
-    say(cfg, f"Best epoch {result.best_epoch}: val accuracy {100 * result.best_val_acc:.2f}%")
-    test_images(run, cfg=cfg, data=data, cache=cache)
-    _write_report(run, cfg)
-    return run
 
 
 def _train_mode(cfg: ImageConfig, uses_groups: bool):
@@ -325,7 +224,7 @@ def _train_mode(cfg: ImageConfig, uses_groups: bool):
     return functools.partial(set_frozen_eval, freeze_bn_stats=freeze_bn_stats)
 
 
-def _fit_head_on_features(cfg, run, model, train_ds, val_ds, device, class_weights, resume: bool):
+def _fit_head_on_features(cfg, run, model, train_ds, val_ds, device, class_weights, resume: bool, on_best):
     """Linear probe on cached backbone features (the fast path of ``--freeze backbone --augment none``)."""
     from classifykit.models.features import cached_features, feature_dataset, head_module, merge_head_weights
 
@@ -340,39 +239,182 @@ def _fit_head_on_features(cfg, run, model, train_ds, val_ds, device, class_weigh
                               sampler=distributed_sampler(feats["train"][1], True, cfg.seed))
     val_loader = DataLoader(feature_dataset(*feats["val"]), batch_size=max(cfg.batch_size, 256))
     head_cfg = ImageConfig(**{**cfg.__dict__, "channels_last": False})
-    result = fit(head, train_loader, val_loader, head_cfg, run, class_weights=class_weights, resume=resume)
+    result = fit(head, train_loader, val_loader, head_cfg, run, class_weights=class_weights, resume=resume, on_best=on_best)
     merge_head_weights(model.cpu(), run / rf.WEIGHTS)
     return result
 
 
-def eval_dataset(meta: dict, root: Path, paths: list[str], targets: list[int], cache: DecodedImageCache | None = None):
-    """An ``ImageFolderDataset`` with the run's evaluation preprocessing (never augmented)."""
-    transform = eval_transforms(meta["input_size"], meta["mean"], meta["std"], meta_crop_pct(meta))
-    return ImageFolderDataset(root, paths, targets, transform, meta["in_chans"], cache)
+def eval_dataset(meta: ModelMeta, root: Path, paths: list[str], targets: list[int],
+                 cache: DecodedImageCache | None = None) -> ImageFolderDataset:
+    """An ``ImageFolderDataset`` with the run's evaluation preprocessing (never augmented).
+
+    ``meta.interpolation`` is not passed on: ``data.transforms.eval_transforms`` resizes bilinearly
+    (the only interpolation model.json records so far) and takes no interpolation argument yet.
+    """
+    transform = eval_transforms(meta.input_size, meta.mean, meta.std, meta.crop_pct)
+    return ImageFolderDataset(root, paths, targets, transform, meta.in_chans, cache)
 
 
-def test_images(run: Path, *, cfg: ImageConfig, data: ImageData, cache: DecodedImageCache | None = None) -> dict:
-    """Evaluate the best model on the run's test split; writes eval.json, confusion.csv, test_predictions.csv."""
-    paths, targets = data.subset("test")
-    if not paths:
-        say(cfg, "No test split (--test-ratio 0): skipping the test evaluation.")
-        return {}
-    device = select_device(cfg.device)
-    model, meta = load_saved_model(run, device)
-    loader = DataLoader(eval_dataset(meta, data.root, paths, targets, cache), batch_size=max(cfg.batch_size, 128),
-                        **loader_kwargs(cfg.num_workers, device))
-    logits, y = predict_logits(model, loader, device, amp=cfg.amp)
-    report = write_evaluation(run, paths, y, logits, data.classes)
-    say(cfg, format_accuracy(report) + f"; a ±2-point interval would need about {report['n_for_pm2']} test items",
-        summary=True)
-    return report
+def expand_inputs(inputs: list[str], *, encoding: str = "utf-8") -> list[Path]:
+    """Files as given; folders walked recursively for image extensions (hidden entries skipped, sorted);
+    ``.csv``/``.tsv`` files read as manifests (their path column, relative to the manifest's folder).
+
+    Raises:
+        ClassifykitError: an input does not exist, or nothing to predict was found.
+    """
+    out: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            for dirpath, dirnames, filenames in os.walk(path):
+                dirnames[:] = sorted(d for d in dirnames if not is_hidden(d))
+                out.extend(Path(dirpath) / f for f in sorted(filenames)
+                           if not is_hidden(f) and Path(f).suffix.lower() in IMAGE_EXTENSIONS)
+        elif path.is_file() and path.suffix.lower() in MANIFEST_SUFFIXES:
+            root = manifest_root(path)
+            out.extend(resolve(root, it.path) for it in read_manifest(path, encoding=encoding))
+        elif path.exists():
+            out.append(path)
+        else:
+            raise ClassifykitError(f"{path}: no such file or folder; give image files, folders or a manifest CSV.")
+    if not out:
+        raise ClassifykitError(f"No images found in {', '.join(inputs)} (looked for {', '.join(sorted(IMAGE_EXTENSIONS))}).")
+    return out
 
 
-def _write_report(run: Path, cfg) -> None:
-    from classifykit.report import write_report
+class PredictDataset(Dataset):
+    """``(image C×H×W float, position, error)``; an undecodable file gives a zero image and its error text."""
 
-    path = write_report(run)
-    say(cfg, f"Report: {path}", summary=True)
+    def __init__(self, paths: list[Path], meta: ModelMeta) -> None:
+        self.paths = paths
+        self.channels, self.size = meta.in_chans, meta.input_size
+        self.transform = eval_transforms(meta.input_size, meta.mean, meta.std, meta.crop_pct)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        try:
+            return self.transform(decode_image(self.paths[i], self.channels)), i, ""
+        except ClassifykitError as e:
+            return torch.zeros(self.channels, self.size, self.size), i, str(e)
+        except OSError as e:  # unreadable (permissions, I/O error)
+            return torch.zeros(self.channels, self.size, self.size), i, f"{self.paths[i]}: {e.strerror or e}"
+
+
+@dataclass(frozen=True)
+class ImageAdapter:
+    """The image task for :mod:`classifykit.tasks.pipeline` (see :class:`~classifykit.tasks.adapter.TaskAdapter`)."""
+
+    task: str = "image"
+    config_class: type = ImageConfig
+    key_columns: tuple[str, ...] = ("path",)
+    train_command: str = "images"
+
+    def start(self, cfg: ImageConfig) -> ImageConfig:
+        if not cfg.data:
+            raise ClassifykitError("Give the data: an image folder (one subfolder per class) or a manifest CSV/TSV.")
+        if not Path(cfg.data).exists():
+            raise ClassifykitError(f"{cfg.data}: no such folder or file. Give an image folder (one subfolder per class) "
+                                   "or a manifest CSV/TSV.")
+        from classifykit.models.pretrained import pretrained_preprocessing
+
+        pretrained_preprocessing(cfg.pretrained, cfg.model)  # weights that do not fit --model: refused before the scan
+        cfg.data = str(Path(cfg.data).resolve())
+        return cfg
+
+    def read(self, cfg: ImageConfig, run: Path) -> ImageData:
+        return prepare_data(cfg, run)
+
+    def load(self, cfg: ImageConfig, run: Path) -> ImageData:
+        return load_data(run, data_root(cfg))
+
+    def describe(self, cfg: ImageConfig, run: Path, data: ImageData, is_main: bool) -> ModelMeta:
+        pre = preprocessing(cfg, data)
+        data.cache = open_cache(cfg, run, data, pre["input_size"], pre["crop_pct"], pre["in_chans"])
+        if pre["mean"] is None:
+            paths, targets = data.subset("train")
+            cache = data.cache
+            raw = ImageFolderDataset(data.root, paths, targets, None, pre["in_chans"], cache)
+            pre["mean"], pre["std"] = compute_mean_std(cache.iter_batches([cache.row(p) for p in paths]) if cache else raw)
+            say(cfg, f"Normalization measured on the train split: mean {_fmt(pre['mean'])}, std {_fmt(pre['std'])}")
+        return ModelMeta(task=self.task, architecture=cfg.model, num_classes=len(data.classes), classes=data.classes,
+                         pretrained=cfg.pretrained, interpolation="bilinear", **pre)
+
+    def resume(self, cfg: ImageConfig, run: Path, data: ImageData, meta: ModelMeta) -> None:
+        data.cache = open_cache(cfg, run, data, meta.input_size, meta.crop_pct, meta.in_chans)
+
+    def build_model(self, cfg: ImageConfig, meta: ModelMeta, data: ImageData) -> torch.nn.Module:
+        return create_model(meta.architecture, meta.num_classes, in_chans=meta.in_chans, pretrained=cfg.pretrained)
+
+    def fit(self, cfg: ImageConfig, run: Path, data: ImageData, meta: ModelMeta, model: torch.nn.Module, *,
+            resume: bool, on_best):
+        from classifykit.engine.device import select_device
+        from classifykit.models.freeze import param_groups
+
+        device = select_device(cfg.device)
+        train_paths, train_targets = data.subset("train")
+        val_paths, val_targets = data.subset("val")
+        augment = train_transforms(meta.input_size, meta.mean, meta.std, cfg.augment, meta.in_chans, meta.crop_pct)
+        train_ds = ImageFolderDataset(data.root, train_paths, train_targets, augment, meta.in_chans, data.cache)
+        val_ds = eval_dataset(meta, data.root, val_paths, val_targets, data.cache)
+        class_weights = balanced_class_weights(train_targets, meta.num_classes) if cfg.class_weights == "balanced" else None
+        uses_groups = cfg.pretrained is not None or cfg.freeze != "none" or cfg.fine_tune > 0
+        groups = (param_groups(model, cfg.lr, cfg.backbone_lr_scale if cfg.pretrained else 1.0, cfg.freeze, cfg.fine_tune,
+                               cfg.epochs) if uses_groups else None)
+        if cfg.freeze == "backbone" and cfg.augment == "none" and cfg.feature_cache and dist_info().world_size == 1:
+            return _fit_head_on_features(cfg, run, model, train_ds, val_ds, device, class_weights, resume, on_best)
+        return fit(model, image_loader(train_ds, cfg.batch_size, shuffle=True, cfg=cfg, device=device),
+                   image_loader(val_ds, cfg.batch_size, shuffle=False, cfg=cfg, device=device), cfg, run,
+                   class_weights=class_weights, param_groups=groups, resume=resume,
+                   train_mode=_train_mode(cfg, uses_groups), on_best=on_best)
+
+    def eval_set(self, run: Path, cfg: ImageConfig, meta: ModelMeta, data: str | None, *, batch_size: int,
+                 num_workers: int, device, cache: DecodedImageCache | None = None) -> EvalSet:
+        skipped: list[tuple[str, str]] = []
+        if data is None:
+            image_data = load_data(run, data_root(cfg))
+            paths, targets = image_data.subset("test")
+            root = image_data.root
+            if not paths:
+                raise ClassifykitError(f"{run}: the saved split has no test items (trained with --test-ratio 0); pass --data.")
+        else:
+            source = Path(data)
+            if source.is_dir():
+                result, root = scan_folder(source, progress=False), source
+            elif source.is_file():
+                root = manifest_root(source)
+                result = verify_items(root, read_manifest(source), progress=False)
+            else:
+                raise ClassifykitError(f"--data {data}: no such folder or manifest file.")
+            unknown = sorted({it.label for it in result.items} - set(meta.classes))
+            if unknown:
+                raise ClassifykitError(
+                    f"--data {data}: labels {', '.join(map(repr, unknown))} are not among the model's classes "
+                    f"({', '.join(map(repr, meta.classes))}); remove those items or rename their folders.")
+            index = {c: i for i, c in enumerate(meta.classes)}
+            paths = [it.path for it in result.items]
+            targets = [index[it.label] for it in result.items]
+            skipped, cache = list(result.skipped), None
+        loader = DataLoader(eval_dataset(meta, root, paths, targets, cache), batch_size=batch_size,
+                            **loader_kwargs(num_workers, device))
+        return EvalSet(paths, loader, skipped)
+
+    def predict_inputs(self, run: Path, cfg: ImageConfig, meta: ModelMeta, inputs: list[str], texts: list[str],
+                       encoding: str | None, *, batch_size: int, num_workers: int, device) -> PredictInputs:
+        if encoding is not None:
+            raise ClassifykitError(f"--encoding: {run} is an image run; --encoding sets how a text run's input files are read.")
+        if texts:
+            raise ClassifykitError(f"--text: {run} is an image run; give image files, folders or a manifest.")
+        if not inputs:
+            raise ClassifykitError("Give the images to predict: files, folders or a manifest CSV after the run folder.")
+        paths = expand_inputs(inputs)
+        loader = DataLoader(PredictDataset(paths, meta), batch_size=batch_size, shuffle=False,
+                            **loader_kwargs(num_workers, device))
+        return PredictInputs([[str(p)] for p in paths], [""] * len(paths), loader)
+
+
+register_adapter(ImageAdapter())
 
 
 def _fmt(values: list[float]) -> str:

@@ -109,7 +109,7 @@ def read_texts(source: str, encoding: str = "utf-8",
     if suffix in (".csv", ".tsv", ".tab"):
         from classifykit.data.table import read_table
 
-        table = read_table(path, encoding)
+        table = read_table(path, encoding, keep_empty=True)  # a row `""` is an input too: it gets its error row
         col = table.columns.index(pick_column(table.columns, text_column, TEXT_COLUMNS, "texts", "--text-column", path))
         return [(f"{source}:{line}", row[col]) for row, line in zip(table.rows, table.line_numbers)], 0
     pairs, blank = _lines(source, read_text_file(path, encoding))
