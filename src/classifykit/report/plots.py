@@ -2,12 +2,13 @@
 
 Each function takes arrays, writes one PNG and returns its path. Text from the user's data
 (class names) is drawn with mathtext off (``parse_math=False``), so a class named ``$5`` is drawn
-as written.
+as written, and with a CJK fallback font (:mod:`classifykit.report.fonts`), so ``猫`` is not a box.
 """
 
 from __future__ import annotations
 
 import io
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter, MaxNLocator
 
 from classifykit.io import atomic_write_bytes
+from classifykit.report.fonts import font_family, note_missing_glyphs
 
 TRAIN, VAL, ACCENT, BAD = "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"
 _STYLE = {
@@ -38,12 +40,14 @@ DPI = 110
 def _figure(path: Path, width: float, height: float, nrows: int = 1, ncols: int = 1, **kw):
     """Yield ``(fig, axes 2-D array)`` of a ``width``×``height`` inch figure (at :data:`DPI` pixels per inch)
     and save it atomically as a PNG at ``path`` on exit."""
-    with rc_context(_STYLE):
+    with warnings.catch_warnings(record=True) as caught, rc_context({**_STYLE, "font.family": list(font_family())}):
+        warnings.simplefilter("always")
         fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
         axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
         yield fig, axes
         buf = io.BytesIO()
         fig.savefig(buf, format="png")
+    note_missing_glyphs(caught)
     atomic_write_bytes(path, buf.getvalue())
 
 
