@@ -219,3 +219,26 @@ def class_counts(path: Path, classes: list[str], counts: dict[str, np.ndarray]) 
         ax.set_title("Items per class and split")
         fig.legend(loc="outside lower center", ncols=len(counts))
     return path
+
+
+def reliability(path: Path, curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Path:
+    """Reliability diagram (Guo et al. 2017): accuracy (%) against mean confidence (%) per bin, one line
+    per entry of ``curves`` (label → ``(confidence, accuracy, count)``, shape ``B`` each, fractions),
+    marker area proportional to the bin's item count, and the diagonal of perfect calibration."""
+    colors = [BAD, ACCENT, TRAIN, VAL]
+    with _figure(path, 4.6, 4.2) as (fig, axes):
+        ax = axes[0, 0]
+        ax.plot([0, 100], [0, 100], color="0.5", ls="--", lw=1, label="perfectly calibrated")
+        for (label, (conf, acc, n)), color in zip(curves.items(), colors):
+            n = np.asarray(n, dtype=np.float64)
+            size = 12 + 140 * n / n.max() if n.size and n.max() > 0 else 12
+            ax.plot(100 * np.asarray(conf), 100 * np.asarray(acc), "-", color=color, lw=1.2, label=label)
+            ax.scatter(100 * np.asarray(conf), 100 * np.asarray(acc), s=size, color=color, alpha=0.7, zorder=3)
+        ax.set_xlim(0, 100)
+        ax.set_ylim(0, 100)
+        ax.set_aspect("equal")
+        ax.set_xlabel("confidence (%)")
+        ax.set_ylabel("accuracy (%)")
+        ax.set_title("Reliability (marker area: items per bin)")
+        ax.legend(loc="upper left")
+    return path
