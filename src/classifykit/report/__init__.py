@@ -61,7 +61,8 @@ def write_report(run_dir: str | Path, *, screenshot: bool = False) -> Path:
     """Write ``run_dir/report.html`` and its PNG figures; with ``screenshot``, also ``report.png``.
 
     Files absent from the run folder (e.g. no eval.json before evaluation) leave their section
-    saying so. The screenshot is a 1280×4000 px render by headless Chromium with networking off.
+    saying so. The screenshot is the whole page, 1280 px wide, rendered by headless Chromium with
+    networking off (:func:`classifykit.report.browser.screenshot`).
 
     Returns:
         The path of report.html.
