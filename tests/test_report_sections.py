@@ -81,7 +81,7 @@ def test_headline_shows_the_model_beside_its_baselines(tmp_path):
     assert re.search(r'<tr class="model"><td>resnet18-small', block)
     lines = re.findall(r'<p class="paired (\w+)">(.*?)</p>', block)
     assert lines == [
-        ("no", "Against majority class (McNemar exact, p = 0.38): the model is right on 4 items majority class "
+        ("same", "Against majority class (McNemar exact, p = 0.38): the model is right on 4 items majority class "
                "gets wrong, and wrong on 1 it gets right — no clear difference at the 5% level."),
         ("better", "Against fast baseline (McNemar exact, p &lt; 0.001): the model is right on 30 items fast "
                    "baseline gets wrong, and wrong on 4 it gets right — significantly better."),
