@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+# CJK class names in the report's figures (report/fonts.py)
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
 .PHONY: demo test venv data bench clean
 
@@ -23,9 +25,12 @@ $(FMNIST):
 	apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist
 
 /usr/bin/chromium:
-	apt-get update -qq && apt-get install -y -qq chromium
+	apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk
 
-data: $(FMNIST) /usr/bin/chromium
+$(CJK_FONT):
+	apt-get update -qq && apt-get install -y -qq fonts-noto-cjk
+
+data: $(FMNIST) /usr/bin/chromium $(CJK_FONT)
 
 demo: venv data
 	$(VENV)/bin/classifykit demo images

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from classifykit.report import SCREENSHOT, write_report
-from classifykit.report.browser import dump_dom
+from classifykit.report.browser import dump_dom, page_height
 from test_report_runfolder import make_image_run, make_text_run
 
 pytestmark = pytest.mark.integration
@@ -45,8 +45,25 @@ def test_screenshot(tmp_path):
     run = make_text_run(tmp_path)
     write_report(run, screenshot=True)
     shot = Image.open(run / SCREENSHOT).convert("RGB")
-    assert shot.size == (1280, 4000)
+    assert shot.size == (1280, page_height(run / "report.html"))
     assert tuple(np.asarray(shot)[20, 20]) == (17, 24, 39)  # the dark header (#111827) was painted
+
+
+def test_long_report_screenshot_covers_the_last_section(tmp_path):
+    """Issue 14: a fixed 1280×4000 capture cut off the Data and Configuration sections of long reports."""
+    run = make_text_run(tmp_path)
+    ev = json.loads((run / "eval.json").read_text())
+    ev["findings"] = [{"severity": "info", "title": f"Finding {i}", "detail": "x " * 200, "fix": "y"} for i in range(60)]
+    (run / "eval.json").write_text(json.dumps(ev))
+    path = write_report(run, screenshot=True)
+    height = page_height(path)
+    shot = np.asarray(Image.open(run / SCREENSHOT).convert("RGB")).astype(int)
+    assert height > 6000 and shot.shape[:2] == (height, 1280)
+    background = np.array([246, 247, 249])  # body background (#f6f7f9) around the sections and the footer
+    ink = (np.abs(shot - background).sum(axis=2) > 60).any(axis=1)  # rows with text or card borders
+    last_ink = int(np.flatnonzero(ink)[-1])
+    # the footer line (after the Configuration section) is painted, 30 px of padding above the page end
+    assert height - 60 < last_ink < height - 20
 
 
 @pytest.fixture(scope="module")
@@ -110,4 +127,4 @@ def test_real_run_renders_completely(real_run):
     assert f'id="test-accuracy">{100 * ev["accuracy"]:.1f}%<' in dom
     lo, hi = ev["ci95"]
     assert f"95% CI {100 * lo:.1f}%–{100 * hi:.1f}% · n = 100" in dom
-    assert Image.open(real_run / SCREENSHOT).size == (1280, 4000)
+    assert Image.open(real_run / SCREENSHOT).size == (1280, page_height(path))

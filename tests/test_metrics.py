@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from classifykit.engine.metrics import classification_report, confusion, n_for_halfwidth, top_k_accuracy, wilson_interval
+from classifykit.engine.metrics import classification_report, n_for_halfwidth, top_k_accuracy, wilson_interval
 from classifykit.errors import ClassifykitError
 
 Z95 = 1.959963984540054
@@ -78,13 +78,12 @@ def test_classification_report_hand_counted():
     assert per["owl"]["precision"] == 1.0 and per["owl"]["recall"] == pytest.approx(2 / 3) and per["owl"]["f1"] == pytest.approx(0.8)
     assert body["macro_f1"] == pytest.approx((0.5 + 2 / 3 + 0.8) / 3)
     assert body["n_for_pm2"] == math.ceil(Z95**2 * (4 / 6) * (2 / 6) / 0.02**2)
-    assert confusion(np.array(y), logits.argmax(1).numpy(), 3).tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
 
 
 def test_classification_report_binary_and_absent_class():
     logits = np.array([[0.2, 0.8], [0.9, 0.1], [0.4, 0.6]])
     body = classification_report([1, 1, 1], logits, ["rotten", "fresh"])
-    assert body["correct"] == 2 and body["top_k"] == {"1": pytest.approx(2 / 3), "5": 1.0}
+    assert body["correct"] == 2 and body["top_k"] == {"1": pytest.approx(2 / 3)}  # no top-5 of 2 classes
     # class 0 never true: precision 0 (one false positive), recall undefined -> 0, support 0
     assert body["per_class"][0] == {"class": "rotten", "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
 
@@ -132,3 +131,22 @@ def test_confusion_scores_match_scikit_learn():
     assert out["acc"] == pytest.approx(report["accuracy"]) and out["macro_f1"] == pytest.approx(report["macro_f1"])
     assert out["balanced_acc"] == pytest.approx(balanced_accuracy_score(y, pred))
     assert out["recall"][2] == 0.0 and np.isnan(out["recall"][3]) and out["support"][3] == 0
+@pytest.mark.parametrize("num_classes, keys", [(2, ["1"]), (4, ["1"]), (5, ["1"]), (6, ["1", "5"])])
+def test_top_k_only_below_the_number_of_classes(num_classes, keys):
+    """Issue 14: `top-5 100.0%` was reported for 2- and 4-class tasks."""
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((20, num_classes))
+    y = rng.integers(0, num_classes, 20)
+    body = classification_report(y, logits, [f"c{i}" for i in range(num_classes)], k=5)
+    assert list(body["top_k"]) == keys
+    if "5" in keys:
+        assert body["top_k"]["5"] == pytest.approx(top_k_accuracy(y, logits, 5)) and body["top_k"]["5"] < 1.0
+
+
+def test_cli_evaluation_lines_have_no_trivial_top_k(capsys, tmp_path):
+    from classifykit.cli.evaluate import print_evaluation
+
+    logits = np.array([[0.2, 0.8], [0.9, 0.1], [0.4, 0.6]])
+    print_evaluation(classification_report([1, 0, 0], logits, ["rotten", "fresh"]), tmp_path)
+    out = capsys.readouterr().out
+    assert "top-1 66.7%" in out and "top-5" not in out

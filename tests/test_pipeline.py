@@ -184,11 +184,10 @@ def test_bad_image_options_are_refused_before_any_run_folder(tmp_path, option, m
 
 
 def test_rule_lists_match_the_libraries():
-    from classifykit.config import RNN_CELLS, RNN_POOLINGS, WEIGHTS_SUFFIXES
-    from classifykit.models import pretrained, rnn
+    from classifykit.config import RNN_CELLS, RNN_POOLINGS
+    from classifykit.models import rnn
 
     assert set(RNN_CELLS) == set(rnn.CELLS) and RNN_POOLINGS == rnn.POOLINGS
-    assert WEIGHTS_SUFFIXES == pretrained.WEIGHTS_SUFFIXES
     with pytest.raises(ClassifykitError, match="--rnn 'transformer': use one of lstm, gru."):
         build_config(TextConfig, rnn="transformer")
 

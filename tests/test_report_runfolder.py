@@ -85,27 +85,32 @@ def _common(run: Path, classes: list[str], config: dict, task: str, split: list[
                                    "n_for_pm2": math.ceil(1.959963984540054 ** 2 * acc * (1 - acc) / 0.02 ** 2)})
 
 
-def make_image_run(tmp: Path) -> Path:
-    """An image run: 3 classes × 6 flat-grey 8×8 PNGs (2 train, 1 val, 3 test each); 9 test items, 3 wrong."""
+def make_image_run(tmp: Path, evil: str = EVIL, skipped_file: str = "cat/broken<1>.png") -> Path:
+    """An image run: 3 classes × 6 flat-grey 8×8 PNGs (2 train, 1 val, 3 test each); 9 test items, 3 wrong.
+
+    ``evil`` replaces the class name :data:`EVIL` (its pixel value stays 250); ``skipped_file`` is the
+    one row of skipped.csv."""
     root, run = tmp / "data", tmp / "runs" / "img-run"
     run.mkdir(parents=True)
+    classes = sorted(["cat", "dog", evil])
+    pixel = {**PIXEL, evil: PIXEL[EVIL]}
     manifest, split, test_items = [], [], []
-    for c in IMAGE_CLASSES:
+    for c in classes:
         (root / c).mkdir(parents=True)
         for i in range(6):
             rel = f"{c}/{i}.png"
-            Image.new("L", (8, 8), PIXEL[c]).save(root / rel)
+            Image.new("L", (8, 8), pixel[c]).save(root / rel)
             manifest.append((rel, c, 8, 8, "L"))
             split.append((rel, c, "train" if i < 2 else "val" if i == 2 else "test"))
     tests = [r for r in split if r[2] == "test"]
-    wrong = {tests[0][0]: ("dog", 0.97), tests[4][0]: (EVIL, 0.90), tests[8][0]: ("cat", 0.55)}
+    wrong = {tests[0][0]: ("dog", 0.97), tests[4][0]: (evil, 0.90), tests[8][0]: ("cat", 0.55)}
     for item, label, _ in tests:
         pred, prob = wrong.get(item, (label, 0.8))
         test_items.append((item, label, pred, prob))
     write_csv(run / "manifest.csv", ["path", "label", "width", "height", "mode"], manifest)
-    write_csv(run / "skipped.csv", ["file", "reason"], [("cat/broken<1>.png", "cannot decode: truncated file")])
+    write_csv(run / "skipped.csv", ["file", "reason"], [(skipped_file, "cannot decode: truncated file")])
     config = {"data": str(root), "model": "resnet18-small", "clip_grad_norm": 1.0, "lr": 0.001, "epochs": 4}
-    _common(run, IMAGE_CLASSES, config, "image", split, test_items)
+    _common(run, classes, config, "image", split, test_items)
     return run
 
 

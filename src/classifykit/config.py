@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from classifykit.errors import ClassifykitError
-from classifykit.models.catalog import builtin_names
+from classifykit.models.catalog import WEIGHTS_SUFFIXES, builtin_names
 
 
 def _f(default: Any, help: str, *, check: tuple[Callable[[Any], bool], str] | None = None,
@@ -39,9 +39,6 @@ RNN_CLIP_GRAD_NORM = 1.0
 # Spellings of "no value" for an optional number, on the command line (`--clip-grad-norm none`) or in
 # a config file (YAML `null` is None already; `none` is read as a string).
 NONE_WORDS = ("none", "null")
-# Suffixes of a --pretrained weights file (models.pretrained.WEIGHTS_SUFFIXES, tested equal; listed
-# here so options are checked without importing torch).
-WEIGHTS_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors")
 
 
 def check_values(cfg: Any) -> None:

@@ -1,7 +1,6 @@
-"""Test-set figures: accuracy with a Wilson interval, per-class P/R/F1, top-k, confusion matrix.
+"""Test-set figures: accuracy with a Wilson interval, per-class P/R/F1, top-k.
 
-Counting is done by scikit-learn (``precision_recall_fscore_support``, ``confusion_matrix``,
-``top_k_accuracy_score``) and the interval by SciPy (``binomtest(...).proportion_ci``), so the
+Counting is done by scikit-learn (``precision_recall_fscore_support``, ``top_k_accuracy_score``) and the interval by SciPy (``binomtest(...).proportion_ci``), so the
 figures match what a reader would compute with those libraries.
 """
 
@@ -13,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from scipy.stats import binomtest, norm
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, top_k_accuracy_score
+from sklearn.metrics import precision_recall_fscore_support, top_k_accuracy_score
 
 from classifykit.errors import ClassifykitError
 
@@ -66,11 +65,6 @@ def top_k_accuracy(y_true: np.ndarray, scores: np.ndarray, k: int) -> float:
     return float(top_k_accuracy_score(y_true, y_score, k=k, labels=labels))
 
 
-def confusion(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
-    """``K×K`` int64 counts: row = true class, column = predicted class (``sklearn.metrics.confusion_matrix``)."""
-    return confusion_matrix(y_true, y_pred, labels=np.arange(num_classes)).astype(np.int64)
-
-
 def classification_report(
     y_true: Sequence[int] | np.ndarray | torch.Tensor,
     logits: np.ndarray | torch.Tensor,
@@ -80,7 +74,8 @@ def classification_report(
 ) -> dict:
     """The ``eval.json`` body (see docs/CONTRACTS.md) for true classes ``N`` and ``logits`` ``N×K``.
 
-    Keys: split, n, correct, accuracy, ci95 (Wilson), ci_method, top_k ({"1": .., str(k): ..}),
+    Keys: split, n, correct, accuracy, ci95 (Wilson), ci_method, top_k ({"1": .., str(k): ..}; ``str(k)``
+    only when ``k`` < K, since the true class is always among K or more of K classes),
     macro_f1 (mean F1 over the classes with at least one item in the split), per_class
     (precision/recall/F1/support per class, 0 where undefined), n_for_pm2
     (test items a ±2-point 95% interval would need at this accuracy, :func:`n_for_halfwidth`).
@@ -114,7 +109,7 @@ def classification_report(
         "accuracy": accuracy,
         "ci95": [lo, hi],
         "ci_method": "wilson",
-        "top_k": {"1": accuracy, str(k): top_k_accuracy(y, scores, k)},
+        "top_k": {"1": accuracy, **({str(k): top_k_accuracy(y, scores, k)} if 1 < k < num_classes else {})},
         # Classes without a single item in this split have no F1 to measure (sklearn would count 0).
         "macro_f1": float(np.mean(f1[support > 0])) if (support > 0).any() else 0.0,
         "per_class": [

@@ -1,4 +1,4 @@
-"""Render report.html in headless Chromium with networking off: DOM after scripts, or a screenshot.
+"""Render report.html in headless Chromium with networking off: DOM after scripts, or a full-page screenshot.
 
 Chromium is found as ``$CLASSIFYKIT_CHROMIUM`` or ``chromium`` / ``chromium-browser`` /
 ``google-chrome`` on PATH (Debian: ``apt-get install chromium``). Every request leaves through a
@@ -9,6 +9,7 @@ anything from the network would show broken images instead of silently loading t
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -20,6 +21,9 @@ from classifykit.io import atomic_write_bytes
 _NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 TIMEOUT_S = 120
 VIRTUAL_TIME_MS = 5000  # virtual time for scripts and image decoding before the DOM is dumped
+PROBE_HEIGHT = 900      # window height while the page's own height is measured (layout has no vh units)
+MAX_HEIGHT = 32000      # px; taller pages are cut here (a 32000 px PNG already takes ~15 s of CPU)
+_PAGE_HEIGHT = re.compile(r'data-page-height="(\d+)"')
 
 
 def find_chromium() -> str:
@@ -66,13 +70,35 @@ def dump_dom(html_path: str | Path) -> str:
     return _run([f"--virtual-time-budget={VIRTUAL_TIME_MS}", "--dump-dom"], Path(html_path)).stdout
 
 
-def screenshot(html_path: str | Path, png_path: str | Path, width: int = 1280, height: int = 4000) -> Path:
-    """Save a ``width``×``height`` pixel PNG screenshot of the page to ``png_path`` (atomically).
+def page_height(html_path: str | Path, width: int = 1280) -> int:
+    """The height in CSS px of report.html laid out ``width`` px wide, as the page's own script measures
+    it after every image has loaded (``data-page-height`` on ``<body>``, see :mod:`classifykit.report.html`).
+
+    Raises:
+        ClassifykitError: Chromium is missing or fails, or the page did not report its height
+            (it is not a report.html of this version: rerun classifykit report).
+    """
+    dom = _run([f"--virtual-time-budget={VIRTUAL_TIME_MS}", f"--window-size={width},{PROBE_HEIGHT}", "--dump-dom"],
+               Path(html_path)).stdout
+    found = _PAGE_HEIGHT.search(dom)
+    if found is None:
+        raise ClassifykitError(f"{html_path} did not report its height to Chromium; rerun classifykit report "
+                               "to rewrite it with this version.")
+    return int(found.group(1))
+
+
+def screenshot(html_path: str | Path, png_path: str | Path, width: int = 1280) -> Path:
+    """Save a PNG of the whole page, ``width`` px wide and as tall as the page (at most
+    :data:`MAX_HEIGHT`), to ``png_path`` (atomically).
+
+    Chromium renders twice: once to measure the page (:func:`page_height`), once with a window of
+    that height — a headless ``--screenshot`` captures the window only.
 
     Raises:
         ClassifykitError: Chromium is missing or fails, or wrote no file.
     """
     png_path = Path(png_path)
+    height = min(page_height(html_path, width), MAX_HEIGHT)
     with tempfile.TemporaryDirectory(prefix="classifykit-shot-") as tmp:
         shot = Path(tmp) / "shot.png"
         _run([f"--virtual-time-budget={VIRTUAL_TIME_MS}", f"--window-size={width},{height}",

@@ -12,6 +12,7 @@ import numpy as np
 
 from classifykit.report import plots
 from classifykit.report.diagnose import clipped_fraction, find_spikes, running_median
+from classifykit.report.evalblocks import Calibration
 from classifykit.report.rundata import RunData
 
 LEARNING_CURVES = "learning_curves.png"
@@ -20,6 +21,7 @@ GRAD_NORM = "grad_norm.png"
 CONFUSION = "confusion.png"
 PER_CLASS = "per_class.png"
 CLASS_COUNTS = "class_counts.png"
+RELIABILITY = "reliability.png"
 
 
 def _column(table: dict[str, np.ndarray], name: str, n: int) -> np.ndarray:
@@ -54,8 +56,9 @@ def split_counts(run: RunData) -> tuple[list[str], dict[str, np.ndarray]] | None
     return labels, counts
 
 
-def make_figures(run: RunData) -> dict[str, Path]:
-    """Write every figure the run's files support; returns ``{file name: path}`` in report order."""
+def make_figures(run: RunData, calibration: Calibration | None = None) -> dict[str, Path]:
+    """Write every figure the run's files (and eval.json's ``calibration`` block, read by
+    :func:`classifykit.report.evalblocks.read_blocks`) support; returns ``{file name: path}`` in report order."""
     out: dict[str, Path] = {}
     d = run.run_dir
     m = run.metrics
@@ -89,4 +92,12 @@ def make_figures(run: RunData) -> dict[str, Path]:
     counts = split_counts(run)
     if counts is not None:
         out[CLASS_COUNTS] = plots.class_counts(d / CLASS_COUNTS, *counts)
+    if calibration is not None:
+        curves = {f"{label} (ECE {100 * ece:.1f}%)": (r.confidence, r.accuracy, r.count)
+                  for label, r, ece in (("raw softmax", calibration.reliability_before, calibration.ece_before),
+                                        (f"after {calibration.method}", calibration.reliability_after,
+                                         calibration.ece_after))
+                  if r is not None}
+        if curves:
+            out[RELIABILITY] = plots.reliability(d / RELIABILITY, curves)
     return out

@@ -2,12 +2,13 @@
 
 Each function takes arrays, writes one PNG and returns its path. Text from the user's data
 (class names) is drawn with mathtext off (``parse_math=False``), so a class named ``$5`` is drawn
-as written.
+as written, and with a CJK fallback font (:mod:`classifykit.report.fonts`), so ``猫`` is not a box.
 """
 
 from __future__ import annotations
 
 import io
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter, MaxNLocator
 
 from classifykit.io import atomic_write_bytes
+from classifykit.report.fonts import font_family, note_missing_glyphs
 
 TRAIN, VAL, ACCENT, BAD = "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"
 _STYLE = {
@@ -38,12 +40,14 @@ DPI = 110
 def _figure(path: Path, width: float, height: float, nrows: int = 1, ncols: int = 1, **kw):
     """Yield ``(fig, axes 2-D array)`` of a ``width``×``height`` inch figure (at :data:`DPI` pixels per inch)
     and save it atomically as a PNG at ``path`` on exit."""
-    with rc_context(_STYLE):
+    with warnings.catch_warnings(record=True) as caught, rc_context({**_STYLE, "font.family": list(font_family())}):
+        warnings.simplefilter("always")
         fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
         axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
         yield fig, axes
         buf = io.BytesIO()
         fig.savefig(buf, format="png")
+    note_missing_glyphs(caught)
     atomic_write_bytes(path, buf.getvalue())
 
 
@@ -214,4 +218,27 @@ def class_counts(path: Path, classes: list[str], counts: dict[str, np.ndarray]) 
         ax.set_xlabel("items")
         ax.set_title("Items per class and split")
         fig.legend(loc="outside lower center", ncols=len(counts))
+    return path
+
+
+def reliability(path: Path, curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Path:
+    """Reliability diagram (Guo et al. 2017): accuracy (%) against mean confidence (%) per bin, one line
+    per entry of ``curves`` (label → ``(confidence, accuracy, count)``, shape ``B`` each, fractions),
+    marker area proportional to the bin's item count, and the diagonal of perfect calibration."""
+    colors = [BAD, ACCENT, TRAIN, VAL]
+    with _figure(path, 4.6, 4.2) as (fig, axes):
+        ax = axes[0, 0]
+        ax.plot([0, 100], [0, 100], color="0.5", ls="--", lw=1, label="perfectly calibrated")
+        for (label, (conf, acc, n)), color in zip(curves.items(), colors):
+            n = np.asarray(n, dtype=np.float64)
+            size = 12 + 140 * n / n.max() if n.size and n.max() > 0 else 12
+            ax.plot(100 * np.asarray(conf), 100 * np.asarray(acc), "-", color=color, lw=1.2, label=label)
+            ax.scatter(100 * np.asarray(conf), 100 * np.asarray(acc), s=size, color=color, alpha=0.7, zorder=3)
+        ax.set_xlim(0, 100)
+        ax.set_ylim(0, 100)
+        ax.set_aspect("equal")
+        ax.set_xlabel("confidence (%)")
+        ax.set_ylabel("accuracy (%)")
+        ax.set_title("Reliability (marker area: items per bin)")
+        ax.legend(loc="upper left")
     return path
