@@ -191,7 +191,7 @@ def test_saved_run_rebuilds_without_source_folder(encoder_dir, tmp_path):
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(run / rf.WEIGHTS))
     shutil.rmtree(source)
     loaded, read = load_saved_model(run)
-    assert read["encoder"] == {"files": "encoder", "source": str(source.resolve()), "frozen": False, "pad_id": 0}
+    assert read.extra["encoder"] == {"files": "encoder", "source": str(source.resolve()), "frozen": False, "pad_id": 0}
     copied = {p.name for p in (run / "encoder").iterdir()}
     assert copied == {f for f in FOLDER_FILES if (encoder_dir / f).is_file()} >= {"config.json", "tokenizer.json"}
     tok = load_run_tokenizer(run, meta)

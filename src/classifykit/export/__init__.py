@@ -8,6 +8,8 @@ preprocess inputs and read the logits. Inputs and outputs are described in :mod:
 
 from __future__ import annotations
 
+from classifykit.models.meta import meta_extra
+
 import os
 import shutil
 from dataclasses import dataclass
@@ -72,10 +74,10 @@ def _write_sidecars(run: Path, out: Path, meta: dict, fmt: str, entry: dict) -> 
     meta_path = out.parent / rf.MODEL_META
     exports = (read_json(meta_path).get("exports") or {}) if meta_path.is_file() else {}
     write_json(meta_path, {**meta, "exports": {**exports, fmt: entry}})
-    if meta.get("encoder"):
+    if meta_extra(meta, "encoder"):
         from classifykit.text.hf_tokenize import copy_tokenizer_files
 
-        copy_tokenizer_files(run / meta["encoder"]["files"], out.parent / meta["encoder"]["files"])
+        copy_tokenizer_files(run / meta_extra(meta, "encoder")["files"], out.parent / meta_extra(meta, "encoder")["files"])
     if meta.get("vocab"):
         from classifykit.text.tokenize import build_tokenizer
         from classifykit.text.vocab import UNK, Vocab

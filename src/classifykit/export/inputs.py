@@ -7,6 +7,8 @@ is no longer where ``config.json`` says (the export is still verified, and the s
 
 from __future__ import annotations
 
+from classifykit.models.meta import meta_extra
+
 from pathlib import Path
 
 import torch
@@ -38,7 +40,7 @@ def _text_inputs(run: Path, meta: dict, n: int) -> tuple[torch.Tensor, torch.Ten
     if not items or not (run / rf.MANIFEST).is_file():
         return None
     texts = [r["text"] for r in read_csv_rows(run / rf.MANIFEST) if r["row"] in items]
-    if meta.get("encoder"):
+    if meta_extra(meta, "encoder"):
         from classifykit.text.hf_tokenize import load_run_tokenizer
 
         return load_run_tokenizer(run, meta).encode(texts)
@@ -84,12 +86,12 @@ def _random_inputs(run: Path, meta: dict, n: int) -> tuple[torch.Tensor, ...]:
         size = meta["input_size"]
         return (torch.randn(n, meta.get("in_chans") or 3, size, size, generator=g),)
     # An encoder's position embeddings end at max_length (at most max_position_embeddings).
-    t = min(4 * n, int(meta["max_length"])) if meta.get("encoder") else 4 * n
+    t = min(4 * n, int(meta["max_length"])) if meta_extra(meta, "encoder") else 4 * n
     lengths = torch.linspace(t, 1, n).round().long()
     pad = torch.arange(t)[None, :] >= lengths[:, None]
-    if meta.get("encoder"):
+    if meta_extra(meta, "encoder"):
         ids = torch.randint(1, int(meta["model_kwargs"]["config"]["vocab_size"]), (n, t), generator=g)
-        ids[pad] = int(meta["encoder"].get("pad_id", 0))
+        ids[pad] = int(meta_extra(meta, "encoder").get("pad_id", 0))
         return ids, (~pad).to(torch.int64)
     from classifykit.text.vocab import Vocab
 

@@ -7,7 +7,7 @@ a serving stack can feed an export without reading classifykit's code:
   from ``model.json``) -> ``logits`` float32 ``batch×K``.
 - text: ``ids`` int64 ``batch×seq`` (vocabulary ids, padded with ``<pad>`` = 0) and ``lengths``
   int64 ``batch`` (true token count of each row, 1..seq) -> ``logits`` float32 ``batch×K``.
-- encoder (a text run of a pretrained transformer, ``model.json`` has ``encoder``): ``input_ids``
+- encoder (a text run of a pretrained transformer, ``model.json`` has ``extra.encoder``): ``input_ids``
   int64 ``batch×seq`` (the run's own tokenizer, ``encoder/tokenizer.json``, padded with
   ``encoder.pad_id``) and ``attention_mask`` int64 ``batch×seq`` (1 = token, 0 = pad) -> ``logits``
   float32 ``batch×K``; the Hugging Face names, so a ``tokenizers`` encoding feeds it directly.
@@ -17,6 +17,8 @@ Functions take a *signature* name, ``"image"``, ``"text"`` or ``"encoder"`` (:fu
 
 from __future__ import annotations
 
+from classifykit.models.meta import meta_extra
+
 OUTPUT = "logits"
 
 
@@ -25,7 +27,7 @@ ENCODER_INPUTS = ["input_ids", "attention_mask"]
 
 def signature_of(meta: dict) -> str:
     """The signature of a run's model: ``"encoder"`` when ``model.json`` has ``encoder``, else its ``task``."""
-    return "encoder" if meta.get("encoder") else meta["task"]
+    return "encoder" if meta_extra(meta, "encoder") else meta["task"]
 
 
 def input_names(task: str) -> list[str]:

@@ -130,6 +130,14 @@ class ModelMeta:
         return cls.from_dict(read_json(path), str(path))
 
 
+def meta_extra(meta: ModelMeta | dict[str, Any], key: str) -> Any:
+    """``meta.extra[key]`` of a :class:`ModelMeta` or of a ``model.json`` body (dict; also a top-level
+    ``key``, as early encoder runs wrote it), or None."""
+    if isinstance(meta, ModelMeta):
+        return meta.extra.get(key)
+    return (meta.get("extra") or {}).get(key) or meta.get(key)
+
+
 def record_best(run: str | Path, best_epoch: int, best_val_acc: float) -> None:
     """Set ``best_epoch``/``best_val_acc`` in ``run/model.json`` (training's callback when the
     weights in ``model.safetensors`` are replaced by better ones); nothing when there is no model.json."""

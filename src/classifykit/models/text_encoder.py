@@ -203,8 +203,9 @@ def encoder_meta(architecture: str, encoder_dir: str | os.PathLike | None, *, fr
                  pad_id: int) -> dict:
     """The ``model.json`` fields of an encoder run, besides ``task``/``architecture``/``model_kwargs``/classes.
 
-    Returns ``{"vocab": None, "max_length": max_length, "pretrained": <source>, "encoder": {"files":
-    "encoder", "source": <source>, "frozen": frozen, "pad_id": pad_id}}``: ``encoder.files`` is the run's
+    Returns ``{"vocab": None, "max_length": max_length, "pretrained": <source>, "extra": {"encoder":
+    {"files": "encoder", "source": <source>, "frozen": frozen, "pad_id": pad_id}}}`` (``ModelMeta.extra``,
+    read with :func:`classifykit.models.meta.meta_extra`): ``encoder.files`` is the run's
     folder with the tokenizer (``text.hf_tokenize.copy_tokenizer_files``), ``max_length`` the truncation
     in tokens, specials included, that training used and predict must use. The presence of ``encoder``
     tells export (``export.signature.signature_of``) and predict that the model takes
@@ -212,7 +213,8 @@ def encoder_meta(architecture: str, encoder_dir: str | os.PathLike | None, *, fr
     """
     source = encoder_source(architecture, encoder_dir)
     return {"vocab": None, "max_length": int(max_length), "pretrained": source,
-            "encoder": {"files": ENCODER_FILES_DIR, "source": source, "frozen": bool(frozen), "pad_id": int(pad_id)}}
+            "extra": {"encoder": {"files": ENCODER_FILES_DIR, "source": source, "frozen": bool(frozen),
+                                  "pad_id": int(pad_id)}}}
 
 
 def source_folder(architecture: str, encoder_dir: str | os.PathLike | None) -> Path:

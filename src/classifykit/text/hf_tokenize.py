@@ -18,6 +18,8 @@ never need the package or folder the model came from.
 
 from __future__ import annotations
 
+from classifykit.models.meta import meta_extra
+
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -180,13 +182,14 @@ def copy_tokenizer_files(src: str | Path, dst: str | Path) -> list[str]:
 
 
 def load_run_tokenizer(run_dir: str | Path, meta: dict) -> HFTokenizer:
-    """The tokenizer of a saved encoder run: ``run_dir/<meta["encoder"]["files"]>`` at ``meta["max_length"]``.
+    """The tokenizer of a saved encoder run: ``run_dir/<meta_extra(meta, "encoder")["files"]>`` at ``meta["max_length"]``.
 
     Raises:
         ClassifykitError: ``meta`` is not an encoder run's, or its tokenizer files are gone.
     """
-    enc = meta.get("encoder") or {}
-    if not enc.get("files") or not meta.get("max_length"):
+    enc = meta_extra(meta, "encoder") or {}
+    max_length = meta.max_length if not isinstance(meta, dict) else meta.get("max_length")
+    if not enc.get("files") or not max_length:
         raise ClassifykitError(f"{Path(run_dir) / 'model.json'}: not a pretrained-encoder run (no encoder.files "
                                "or max_length).")
-    return HFTokenizer(Path(run_dir) / enc["files"], int(meta["max_length"]))
+    return HFTokenizer(Path(run_dir) / enc["files"], int(max_length))
