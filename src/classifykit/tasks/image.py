@@ -37,7 +37,7 @@ from classifykit.io import read_json, write_csv
 from classifykit.models.meta import ModelMeta
 from classifykit.models.registry import create_model
 from classifykit.tasks.adapter import EvalSet, PredictInputs, register_adapter
-from classifykit.tasks.common import say, small_class_warnings_said, write_classes
+from classifykit.tasks.common import say, scan_warnings, small_class_warnings_said, warn, write_classes
 
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 28, 224
 SMALL_MODEL_FLOOR = 64  # default input size floor for models not made for tiny images
@@ -114,9 +114,9 @@ def prepare_data(cfg: ImageConfig, run: Path) -> ImageData:
             f"{cfg.data}: found {len(result.classes)} class(es) with usable images ({', '.join(result.classes) or 'none'}); "
             f"a classifier needs at least 2. See {run / rf.SKIPPED} for the files left out."
         )
-    say(cfg, f"{len(result.items)} images in {len(result.classes)} classes, {len(result.skipped)} skipped"
-             + (f" (see {run / rf.SKIPPED})" if result.skipped else "")
-             + (f"; empty classes: {', '.join(result.empty_classes)}" if result.empty_classes else ""))
+    say(cfg, f"{len(result.items)} images in {len(result.classes)} classes, {len(result.skipped)} skipped")
+    for line in scan_warnings(result, run / rf.SKIPPED):
+        warn(cfg, line)
     labels = {it.path: it.label for it in result.items}
     with small_class_warnings_said(cfg):
         if result.preset_split is not None:
