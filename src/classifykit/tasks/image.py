@@ -255,7 +255,7 @@ def eval_dataset(meta: ModelMeta, root: Path, paths: list[str], targets: list[in
     return ImageFolderDataset(root, paths, targets, transform, meta.in_chans, cache)
 
 
-def expand_inputs(inputs: list[str], *, encoding: str = "utf-8") -> list[Path]:
+def expand_inputs(inputs: list[str]) -> list[Path]:
     """Files as given; folders walked recursively for image extensions (hidden entries skipped, sorted);
     ``.csv``/``.tsv`` files read as manifests (their path column, relative to the manifest's folder).
 
@@ -272,7 +272,7 @@ def expand_inputs(inputs: list[str], *, encoding: str = "utf-8") -> list[Path]:
                            if not is_hidden(f) and Path(f).suffix.lower() in IMAGE_EXTENSIONS)
         elif path.is_file() and path.suffix.lower() in MANIFEST_SUFFIXES:
             root = manifest_root(path)
-            out.extend(resolve(root, it.path) for it in read_manifest(path, encoding=encoding))
+            out.extend(resolve(root, it.path) for it in read_manifest(path, options=False))
         elif path.exists():
             out.append(path)
         else:
@@ -384,7 +384,7 @@ class ImageAdapter:
                 result, root = scan_folder(source, progress=False), source
             elif source.is_file():
                 root = manifest_root(source)
-                result = verify_items(root, read_manifest(source), progress=False)
+                result = verify_items(root, read_manifest(source, options=False), progress=False)
             else:
                 raise ClassifykitError(f"--data {data}: no such folder or manifest file.")
             unknown = sorted({it.label for it in result.items} - set(meta.classes))
