@@ -14,8 +14,9 @@ def given(monkeypatch):
     """The config each ``train`` command passed to its task, by task name."""
     seen = {}
 
-    def train(cfg, resume=None):
+    def train(cfg, resume=None, epochs=None):
         seen["text" if cfg.TASK == "text" else "images"] = cfg
+        seen["epochs"] = epochs
 
     monkeypatch.setattr(pipeline, "train", train)
     return seen
@@ -73,10 +74,13 @@ def test_input_size_none_is_auto(given):
 def test_resume_names_the_options_it_ignores(given):
     result = invoke("text", "--resume", "runs/r", "--cpu-bf16", "--epochs", "6", "--quiet")
     assert result.exit_code == 0, result.output
-    assert ("note: --cpu-bf16, --epochs, --quiet are ignored with --resume: the run keeps its saved "
-            "configuration (runs/r/config.json).") in result.output
+    assert result.stderr == ("note: --cpu-bf16, --quiet are ignored with --resume: the run keeps its saved "
+                             "configuration (runs/r/config.json; only --epochs can change).\n")
+    assert given["epochs"] == 6  # --epochs extends the run (issue 15, defect 15)
     result = invoke("images", "photos", "--resume", "runs/p", "--no-amp", "--config", "c.yaml")
-    assert "note: DATA, --config, --no-amp are ignored with --resume" in result.output
+    assert "note: DATA, --config, --no-amp are ignored with --resume" in result.stderr
+    assert invoke("images", "--resume", "runs/p", "--no-amp").exit_code == 0
+    assert given["epochs"] is None
 
 
 def test_resume_alone_says_nothing(given):

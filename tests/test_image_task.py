@@ -215,7 +215,7 @@ def test_a_class_too_small_to_split_is_said_not_raised_as_a_python_warning(tmp_p
         prepare_data(cfg, tmp_path / "run")
     assert "warning: 1 class(es) have fewer than 3 items, too few for one in each split, and go to train only " \
            "(val/test will not measure them): 'stripes' (2). Add items to these classes or remove them.\n" \
-           in capsys.readouterr().out
+           in capsys.readouterr().err  # a data warning: on stderr, also under --quiet
 
 
 def test_a_class_too_small_for_val_in_preset_split_folders_is_said(tmp_path, capsys):
@@ -234,9 +234,9 @@ def test_a_class_too_small_for_val_in_preset_split_folders_is_said(tmp_path, cap
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         prepare_data(cfg, tmp_path / "run")
-    out = capsys.readouterr().out
-    assert "warning: " in out and "'stripes' (1)" in out
-    assert "Using the split given by the data's train/val/test folders." in out
+    captured = capsys.readouterr()
+    assert "warning: " in captured.err and "'stripes' (1)" in captured.err
+    assert "Using the split given by the data's train/val/test folders." in captured.out
 
 
 @pytest.mark.parametrize("saved_before_crop_pct", [False, True])

@@ -211,7 +211,7 @@ def test_a_class_too_small_to_split_is_said_not_raised_as_a_python_warning(tmp_p
         warnings.simplefilter("error")  # a warning that escapes the task fails the test
         split = make_split(tmp_path / "run", _cfg(tmp_path, data=str(path), quiet=False), load_corpus(path), reuse=False)
     assert split[-1] == "train"
-    assert capsys.readouterr().out == (
+    assert capsys.readouterr().err == (  # a data warning: on stderr
         "warning: 1 class(es) have fewer than 3 items, too few for one in each split, and go to train only "
         "(val/test will not measure them): 'rare' (1). Add items to these classes or remove them.\n"
     )

@@ -20,11 +20,12 @@ from classifykit.cli.app import markdown_help
 from classifykit.config import NONE_WORDS, build_config, load_config_file
 
 _SKIP = {"data"}  # the positional argument
+RESUME_CHANGES = ("epochs",)  # what --resume takes from the command line: extending a run (pipeline.train)
 
 # ``train images`` and ``train text`` take these besides their config fields.
 TRAIN_EXTRA = [
     inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
-                      default=typer.Option(None, "--resume", help="Continue the run in this folder from checkpoints/last.pt (no DATA needed).")),
+                      default=typer.Option(None, "--resume", help="Continue the run in this folder from checkpoints/last.pt (no DATA needed); with --epochs N, extend a finished or stopped run to N epochs (a new LR cycle over the epochs added).")),
     inspect.Parameter("nproc", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[int],
                       default=typer.Option(None, "--nproc", help="Launch N processes with torchrun (DDP); batch size is per process.")),
 ]
@@ -99,12 +100,15 @@ def config_command(cls: type, run: Callable[..., Any], *, extra: list[inspect.Pa
     def callback(**kwargs: Any) -> None:
         config_file = kwargs.pop("config")
         extras = {n: kwargs.pop(n) for n in extra_names}
-        if extras.get("resume") is not None and os.environ.get("RANK", "0") == "0":  # once under torchrun
-            ignored = ignored_with_resume(kwargs["data"], config_file, {k: v for k, v in kwargs.items() if k != "data"})
-            if ignored:
-                Console(highlight=False, soft_wrap=True).print(
+        if extras.get("resume") is not None:
+            extras["changes"] = {k: kwargs[k] for k in RESUME_CHANGES if kwargs.get(k) is not None}
+            rest = {k: v for k, v in kwargs.items() if k != "data" and k not in RESUME_CHANGES}
+            ignored = ignored_with_resume(kwargs["data"], config_file, rest)
+            if ignored and os.environ.get("RANK", "0") == "0":  # once under torchrun
+                Console(stderr=True, highlight=False, soft_wrap=True).print(
                     f"note: {', '.join(ignored)} {'is' if len(ignored) == 1 else 'are'} ignored with --resume: the run "
-                    f"keeps its saved configuration ({Path(extras['resume']) / 'config.json'}).", style="yellow", markup=False)
+                    f"keeps its saved configuration ({Path(extras['resume']) / 'config.json'}; only "
+                    f"{', '.join('--' + k for k in RESUME_CHANGES)} can change).", style="yellow", markup=False)
         file_values = load_config_file(config_file) if config_file else {}
         cfg = build_config(cls, file_values, **kwargs)
         run(cfg, **extras)

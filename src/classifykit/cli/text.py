@@ -12,7 +12,8 @@ from classifykit.cli.options import TRAIN_EXTRA, config_command
 from classifykit.config import TextConfig
 
 
-def _train_text(cfg: TextConfig, resume: str | None = None, nproc: int | None = None) -> None:
+def _train_text(cfg: TextConfig, resume: str | None = None, nproc: int | None = None,
+                 changes: dict | None = None) -> None:
     """Train a text classifier on a CSV/TSV/JSONL table or a folder with one subfolder of .txt files per class.
 
     Reads and checks every text (skipped ones listed in skipped.csv), splits train/val/test
@@ -23,7 +24,7 @@ def _train_text(cfg: TextConfig, resume: str | None = None, nproc: int | None = 
     # --nproc N > 1 was handled before typer ran (classifykit.cli.main re-executes under torchrun).
     from classifykit.tasks import pipeline
 
-    pipeline.train(cfg, resume=resume)
+    pipeline.train(cfg, resume=resume, **(changes or {}))
 
 
 train_app.command("text", no_args_is_help=True)(config_command(TextConfig, _train_text, extra=TRAIN_EXTRA))

@@ -43,7 +43,10 @@ def write_manifest(path: str | os.PathLike, items: Iterable[ManifestItem]) -> No
     write_csv(path, MANIFEST_COLUMNS, rows)
 
 
-def _pick_column(table: Table, given: str | None, names: tuple[str, ...], what: str, option: str) -> int:
+def _pick_column(table: Table, given: str | None, names: tuple[str, ...], what: str, option: str | None) -> int:
+    """The index of the ``what`` column: ``given``, else the one header among ``names``. ``option``:
+    the running command's option that names the column (None: it has none; the advice is to rename
+    the header)."""
     if given is not None:
         return table.column_index(given, option)
     lowered = [c.lower() for c in table.columns]
@@ -54,11 +57,11 @@ def _pick_column(table: Table, given: str | None, names: tuple[str, ...], what: 
     if not found:
         raise ClassifykitError(
             f"{table.path}: no {what} column found among {columns} (looked for {', '.join(names)}); "
-            f"name it with {option}."
+            + (f"name it with {option}." if option else f"rename its header to {names[0]}.")
         )
     raise ClassifykitError(
         f"{table.path}: several columns could hold the {what} ({', '.join(repr(table.columns[i]) for i in found)}); "
-        f"choose one with {option}."
+        + (f"choose one with {option}." if option else f"keep one of them, or rename it to {names[0]}.")
     )
 
 
@@ -85,6 +88,7 @@ def read_manifest(
     encoding: str = "utf-8",
     path_column: str | None = None,
     label_column: str | None = None,
+    options: bool = True,
 ) -> list[ManifestItem]:
     """Read a manifest CSV/TSV into items, in file order.
 
@@ -94,15 +98,18 @@ def read_manifest(
     use :func:`resolve` to get a file's location. ``width``, ``height`` and ``mode`` columns, as in
     our own ``manifest.csv``, are read when present. Paths and labels are kept exactly, spaces
     included (a folder may be named ``" x"``), so what a scan wrote reads back unchanged.
+    ``options``: whether the running command takes ``--encoding``/``--path-column``/``--label-column``
+    (train and scan do; predict and evaluate read UTF-8 and the usual headers), so advice names only
+    what the user can pass.
 
     Raises:
         ClassifykitError: unreadable file or encoding (suggests ``--encoding``); no or ambiguous
             path/label column (suggests ``--path-column`` / ``--label-column``); an empty path or
             label, or a path listed twice (names the lines and says what to change).
     """
-    table = read_table(path, encoding=encoding)
-    pcol = _pick_column(table, path_column, PATH_NAMES, "image path", "--path-column")
-    lcol = _pick_column(table, label_column, LABEL_NAMES, "label", "--label-column")
+    table = read_table(path, encoding=encoding, encoding_option="--encoding" if options else None)
+    pcol = _pick_column(table, path_column, PATH_NAMES, "image path", "--path-column" if options else None)
+    lcol = _pick_column(table, label_column, LABEL_NAMES, "label", "--label-column" if options else None)
     lowered = [c.lower() for c in table.columns]
     wcol, hcol, mcol = (lowered.index(n) if n in lowered else None for n in ("width", "height", "mode"))
     items: list[ManifestItem] = []

@@ -107,13 +107,16 @@ def encoding_candidates(data: bytes, n: int = 3) -> list[tuple[str, str]]:
     return [(m.encoding, _preview(str(m))) for m in close[:n]]
 
 
-def encoding_advice(data: bytes) -> str:
-    """The sentence that says which ``--encoding`` to pass for undecodable ``data``."""
+def encoding_advice(data: bytes, option: str | None = "--encoding") -> str:
+    """The sentence that says which encoding ``option`` to pass for undecodable ``data``; with
+    ``option`` None (the command has no encoding option) how to save the file as UTF-8 instead."""
     found = encoding_candidates(data)
     if not found:
         return "its bytes fit no common encoding."
     read_as = " or ".join(f"{name} ({preview!r})" for name, preview in found)
-    return f"its bytes read as {read_as}; pass the one that shows your text, e.g. --encoding {found[0][0]}."
+    if option is None:
+        return f"its bytes read as {read_as}; save it as UTF-8, e.g. iconv -f {found[0][0]} -t utf-8."
+    return f"its bytes read as {read_as}; pass the one that shows your text, e.g. {option} {found[0][0]}."
 
 
 def looks_like_mojibake(text: str) -> bool:

@@ -37,8 +37,9 @@ class Table:
             ) from None
 
 
-def read_text_file(path: str | Path, encoding: str = "utf-8") -> str:
-    """Read a whole text file; ``utf-8`` also strips a BOM (``utf-8-sig``).
+def read_text_file(path: str | Path, encoding: str = "utf-8", *, encoding_option: str | None = "--encoding") -> str:
+    """Read a whole text file; ``utf-8`` also strips a BOM (``utf-8-sig``). ``encoding_option``: the
+    option the running command takes for ``encoding``, named in the advice (None: it has none).
 
     Raises:
         ClassifykitError: the file is missing; a binary file (an image, PDF, archive: says which, see
@@ -66,7 +67,8 @@ def read_text_file(path: str | Path, encoding: str = "utf-8") -> str:
         line = data[: e.start].count(b"\n") + 1
         raise ClassifykitError(
             f"{path}: not valid {encoding} at byte {e.start} (line {line}); "
-            f"pass the file's encoding with --encoding: {encoding_advice(data)}"
+            + (f"pass the file's encoding with {encoding_option}: " if encoding_option else "")
+            + encoding_advice(data, encoding_option)
         ) from None
 
 
@@ -80,21 +82,21 @@ def sniff_delimiter(path: Path, first_line: str) -> str:
 
 
 def read_table(path: str | Path, encoding: str = "utf-8", delimiter: str | None = None, *,
-               keep_empty: bool = False) -> Table:
+               keep_empty: bool = False, encoding_option: str | None = "--encoding") -> Table:
     """Parse a CSV or TSV file with a header row.
 
     CSV follows RFC 4180 (quoted fields may hold commas, newlines and doubled quotes). TSV is read
     without quote processing, so a text with a stray ``"`` stays as written. CRLF and a UTF-8 BOM are
     accepted. Rows that are entirely empty are dropped; with ``keep_empty`` only blank lines are, and a
     row of empty fields (a quoted ``""``, or ``,`` in a two-column table) is kept (prediction gives
-    every input row an output row).
+    every input row an output row). ``encoding_option``: see :func:`read_text_file`.
 
     Raises:
         ClassifykitError: unreadable encoding, empty file, or a row with a different field count
             (names the line).
     """
     path = Path(path)
-    text = read_text_file(path, encoding)
+    text = read_text_file(path, encoding, encoding_option=encoding_option)
     first_line = text.split("\n", 1)[0]
     if not first_line.strip():
         raise ClassifykitError(f"{path}: the file is empty or its first line (the header) is blank.")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import shutil
+import sys
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +15,39 @@ import torch
 
 from classifykit import runfolder as rf
 from classifykit.config import config_to_dict
+from classifykit.data.scan import ScanResult, reason_kind
 from classifykit.data.split import SmallClassWarning
 from classifykit.errors import ClassifykitError
 from classifykit.io import read_json, write_csv, write_json
+
+
+WARNING_PREFIXES = ("warning:", "note:")  # lines that are data warnings: always said, on stderr
 
 
 def say(cfg: Any, line: str, *, summary: bool = False) -> None:
     """Print one status line (rank 0 only: other ranks never print).
 
     ``--quiet`` keeps only the summary lines (``summary=True``: test accuracy, report, run folder).
+    A line that starts with ``warning:`` or ``note:`` is a data warning: it goes to :func:`warn`.
     """
+    if line.startswith(WARNING_PREFIXES):
+        warn(cfg, line)
+        return
     from classifykit.engine.distributed import dist_info
 
     if (summary or not getattr(cfg, "quiet", False)) and dist_info().is_main:
         print(line, flush=True)
+
+
+def warn(cfg: Any, line: str) -> None:
+    """Print one data warning (skipped files, empty or tiny classes, label collisions, ignored
+    options) on stderr, with or without ``--quiet``: quiet hides progress, never what is wrong with
+    the data (issue 15, defect 3). Rank 0 only. ``line`` starts with ``warning:`` or ``note:``;
+    ``cfg`` is unused but keeps the call shaped as :func:`say`'s."""
+    from classifykit.engine.distributed import dist_info
+
+    if dist_info().is_main:
+        print(line, file=sys.stderr, flush=True)
 
 
 def prepare_run_dir(cfg: Any, prefix: str, resume: str | None) -> Path:
@@ -51,17 +72,30 @@ def prepare_run_dir(cfg: Any, prefix: str, resume: str | None) -> Path:
     return run
 
 
+def scan_warnings(result: ScanResult, skipped_path: Path) -> list[str]:
+    """The ``warning:`` lines of an image scan: files skipped (counted by kind, e.g. ``2 not an
+    image, 1 truncated``) and classes left without a usable image; none for a clean scan."""
+    lines = []
+    if result.skipped:
+        kinds = Counter(reason_kind(r) for _, r in result.skipped)
+        lines.append(f"warning: {len(result.skipped)} file(s) skipped "
+                     f"({', '.join(f'{n} {k}' for k, n in kinds.most_common())}); see {skipped_path}")
+    if result.empty_classes:
+        lines.append(f"warning: empty classes (no usable image; left out): {', '.join(result.empty_classes)}")
+    return lines
+
+
 @contextlib.contextmanager
 def small_class_warnings_said(cfg: Any):
     """Say each :class:`~classifykit.data.split.SmallClassWarning` raised in the block as a
-    ``warning: ...`` status line (:func:`say`) instead of a raw Python warning on stderr, every time
+    ``warning: ...`` line on stderr (:func:`warn`, also under ``--quiet``) instead of a raw Python warning on stderr, every time
     (Python would show one per call site only once). Other warnings raised in the block are said the
     same way."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SmallClassWarning)
         yield
     for w in caught:
-        say(cfg, f"warning: {w.message}")
+        warn(cfg, f"warning: {w.message}")
 
 
 @contextlib.contextmanager
@@ -85,6 +119,29 @@ def load_saved_config(run: Path, cls: type) -> Any:
     values = read_json(run / rf.CONFIG)["config"]
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in values.items() if k in names})
+
+
+def resumed_config(run: Path, cls: type, epochs: int | None = None) -> Any:
+    """The saved ``config.json`` of a run being resumed (dataclass ``cls``), with ``epochs`` (None:
+    as saved) in place of the saved ``epochs``. More epochs extend a finished, stopped or interrupted
+    run to ``epochs`` in all: the trainer starts a new one-cycle/cosine segment over the epochs added
+    and says so (``engine.trainer.fit``).
+
+    Raises:
+        ClassifykitError: ``epochs`` the config refuses (below 1), or fewer than the run has
+            already trained.
+    """
+    from classifykit.tasks.progress import training_progress
+
+    cfg = load_saved_config(run, cls)
+    if epochs is None:
+        return cfg
+    cfg = dataclasses.replace(cfg, epochs=epochs)
+    progress = training_progress(run)
+    if progress is not None and epochs < progress.epochs_run:
+        raise ClassifykitError(f"--epochs {epochs}: {run} has already trained {progress.epochs_run} epochs; give "
+                               f"--epochs {progress.epochs_run + 1} or more to train further, or evaluate the run as it is.")
+    return cfg
 
 
 def write_classes(run: Path, classes: list[str]) -> None:

@@ -37,7 +37,7 @@ from classifykit.io import read_json, write_csv
 from classifykit.models.meta import ModelMeta
 from classifykit.models.registry import create_model
 from classifykit.tasks.adapter import EvalSet, PredictInputs, register_adapter
-from classifykit.tasks.common import say, small_class_warnings_said, write_classes
+from classifykit.tasks.common import say, scan_warnings, small_class_warnings_said, warn, write_classes
 
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 28, 224
 SMALL_MODEL_FLOOR = 64  # default input size floor for models not made for tiny images
@@ -114,9 +114,9 @@ def prepare_data(cfg: ImageConfig, run: Path) -> ImageData:
             f"{cfg.data}: found {len(result.classes)} class(es) with usable images ({', '.join(result.classes) or 'none'}); "
             f"a classifier needs at least 2. See {run / rf.SKIPPED} for the files left out."
         )
-    say(cfg, f"{len(result.items)} images in {len(result.classes)} classes, {len(result.skipped)} skipped"
-             + (f" (see {run / rf.SKIPPED})" if result.skipped else "")
-             + (f"; empty classes: {', '.join(result.empty_classes)}" if result.empty_classes else ""))
+    say(cfg, f"{len(result.items)} images in {len(result.classes)} classes, {len(result.skipped)} skipped")
+    for line in scan_warnings(result, run / rf.SKIPPED):
+        warn(cfg, line)
     labels = {it.path: it.label for it in result.items}
     with small_class_warnings_said(cfg):
         if result.preset_split is not None:
@@ -255,7 +255,7 @@ def eval_dataset(meta: ModelMeta, root: Path, paths: list[str], targets: list[in
     return ImageFolderDataset(root, paths, targets, transform, meta.in_chans, cache)
 
 
-def expand_inputs(inputs: list[str], *, encoding: str = "utf-8") -> list[Path]:
+def expand_inputs(inputs: list[str]) -> list[Path]:
     """Files as given; folders walked recursively for image extensions (hidden entries skipped, sorted);
     ``.csv``/``.tsv`` files read as manifests (their path column, relative to the manifest's folder).
 
@@ -272,7 +272,7 @@ def expand_inputs(inputs: list[str], *, encoding: str = "utf-8") -> list[Path]:
                            if not is_hidden(f) and Path(f).suffix.lower() in IMAGE_EXTENSIONS)
         elif path.is_file() and path.suffix.lower() in MANIFEST_SUFFIXES:
             root = manifest_root(path)
-            out.extend(resolve(root, it.path) for it in read_manifest(path, encoding=encoding))
+            out.extend(resolve(root, it.path) for it in read_manifest(path, options=False))
         elif path.exists():
             out.append(path)
         else:
@@ -384,7 +384,7 @@ class ImageAdapter:
                 result, root = scan_folder(source, progress=False), source
             elif source.is_file():
                 root = manifest_root(source)
-                result = verify_items(root, read_manifest(source), progress=False)
+                result = verify_items(root, read_manifest(source, options=False), progress=False)
             else:
                 raise ClassifykitError(f"--data {data}: no such folder or manifest file.")
             unknown = sorted({it.label for it in result.items} - set(meta.classes))

@@ -27,19 +27,20 @@ from classifykit.models.meta import ModelMeta, record_best
 from classifykit.models.saved import load_saved_model
 from classifykit.tasks import image, text  # noqa: F401  (the built-in adapters register on import)
 from classifykit.tasks.adapter import adapter_for_config, get_adapter
-from classifykit.tasks.common import (format_accuracy, load_saved_config, prepare_run_dir, remove_on_error, save_config,
-                                      say, write_evaluation)
+from classifykit.tasks.common import (format_accuracy, load_saved_config, prepare_run_dir, remove_on_error,
+                                      resumed_config, save_config, say, write_evaluation)
 from classifykit.tasks.progress import check_has_model, training_progress
 
 PREDICTION_COLUMNS = ("label", "probability", "top_k", "error")  # after the task's key columns
 
 
-def train(cfg: Any, resume: str | None = None) -> Path:
+def train(cfg: Any, resume: str | None = None, *, epochs: int | None = None) -> Path:
     """Train, test and report one run of ``cfg``'s task (:class:`~classifykit.config.ImageConfig` or
     :class:`~classifykit.config.TextConfig`); returns the run folder.
 
     ``resume``: continue that run folder from ``checkpoints/last.pt`` with its saved ``config.json``
-    (``cfg`` then only picks the task). Under torchrun every process calls this: rank 0 names the run
+    (``cfg`` then only picks the task); ``epochs`` replaces the saved epochs (extends the run; see
+    :func:`~classifykit.tasks.common.resumed_config`). Under torchrun every process calls this: rank 0 names the run
     folder, reads the source and writes the run files; the others wait and read them back. Seeding
     follows ``cfg.seed`` and ``cfg.deterministic``; the model's initial weights come from the seed.
     A new run that cannot start (bad data, missing vectors or weights) leaves no run folder behind.
@@ -50,7 +51,7 @@ def train(cfg: Any, resume: str | None = None) -> Path:
     adapter = adapter_for_config(cfg)
     if resume is not None:
         run = prepare_run_dir(cfg, "", resume)  # checks the checkpoint is there
-        cfg = load_saved_config(run, adapter.config_class)
+        cfg = resumed_config(run, adapter.config_class, epochs)
     # After the saved configuration is read: a resumed run keeps the device (and so the backend) it trained on.
     info = init_distributed(cfg.device)
     start = time.perf_counter()
@@ -59,7 +60,10 @@ def train(cfg: Any, resume: str | None = None) -> Path:
         name = str(prepare_run_dir(cfg, Path(cfg.data).stem or adapter.task, None)) if info.is_main else None
         run = Path(all_gather_objects(name)[0])
     else:
-        say(cfg, f"Resuming {run} with its saved configuration ({rf.CONFIG}).")
+        say(cfg, f"Resuming {run} with its saved configuration ({rf.CONFIG})"
+                 + (f" and --epochs {epochs}." if epochs is not None else "."))
+        if epochs is not None and info.is_main:
+            save_config(run, cfg)  # config.json says how many epochs the run now has
     say(cfg, f"Run folder: {run}", summary=True)
     seed_everything(cfg.seed, cfg.deterministic)
     new_on_main = resume is None and info.is_main

@@ -31,7 +31,7 @@ from classifykit.io import write_csv
 from classifykit.models.meta import ModelMeta
 from classifykit.models.registry import create_model
 from classifykit.tasks.adapter import EvalSet, PredictInputs, register_adapter
-from classifykit.tasks.common import say, small_class_warnings_said, write_classes
+from classifykit.tasks.common import say, small_class_warnings_said, warn, write_classes
 from classifykit.text.corpus import Corpus, load_corpus
 from classifykit.text.dataset import EncodedTextDataset, pad_collate
 from classifykit.text.embeddings import embedding_matrix
@@ -193,7 +193,7 @@ def read_inputs(run: Path, cfg: TextConfig, resumed: bool, is_main: bool) -> Tex
                                f"the first is {where}, {reason}).")
     table = LabelTable.from_labels(corpus.labels)
     for warning in case_collision_warnings(corpus.labels):
-        say(cfg, warning)
+        warn(cfg, warning)
     targets = table.encode(corpus.labels, str(cfg.data))
     split = make_split(run, cfg, corpus, reuse=resumed)
     parts = {s: np.flatnonzero(split == s) for s in ("train", "val", "test")}
@@ -208,7 +208,7 @@ def read_inputs(run: Path, cfg: TextConfig, resumed: bool, is_main: bool) -> Tex
     say(cfg, f"{len(corpus)} texts in {len(table.classes)} classes {table.classes}; "
              + ", ".join(f"{s} {len(idx)}" for s, idx in parts.items()))
     if corpus.skipped:
-        say(cfg, skipped_summary(corpus))
+        warn(cfg, f"warning: {skipped_summary(corpus)}")
     return TextData(corpus, table, targets, parts)
 
 

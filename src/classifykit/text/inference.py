@@ -110,7 +110,7 @@ def read_texts(source: str, encoding: str = "utf-8",
         from classifykit.data.table import read_table
 
         table = read_table(path, encoding, keep_empty=True)  # a row `""` is an input too: it gets its error row
-        col = table.columns.index(pick_column(table.columns, text_column, TEXT_COLUMNS, "texts", "--text-column", path))
+        col = table.columns.index(pick_column(table.columns, text_column, TEXT_COLUMNS, "texts", None, path))
         return [(f"{source}:{line}", row[col]) for row, line in zip(table.rows, table.line_numbers)], 0
     pairs, blank = _lines(source, read_text_file(path, encoding))
     if suffix not in (".jsonl", ".ndjson"):
@@ -120,7 +120,7 @@ def read_texts(source: str, encoding: str = "utf-8",
     objs = [(where, parse_jsonl_line(line, where)) for where, line in pairs]
     if not objs:
         return [], blank
-    key = pick_column(list(objs[0][1]), text_column, TEXT_COLUMNS, "texts", "--text-column", path)
+    key = pick_column(list(objs[0][1]), text_column, TEXT_COLUMNS, "texts", None, path)
     return [(where, "" if o.get(key) is None else str(o.get(key))) for where, o in objs], blank
 
 

@@ -93,8 +93,10 @@ def text_problem(text: object) -> str | None:
 
 
 def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, ...], kind: str,
-                option: str, source: Path) -> str:
+                option: str | None, source: Path) -> str:
     """The column to use: ``wanted`` if given, else the first of ``candidates`` present (case-insensitive).
+    ``option``: the running command's option that names the column (None: it has none, as
+    ``predict``, which reads the column the run trained on; the advice is to rename the header).
 
     Raises:
         ClassifykitError: ``wanted`` is not a column, or no candidate is (names the file, the columns
@@ -103,7 +105,7 @@ def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, .
     if wanted is not None:
         if wanted not in columns:
             raise ClassifykitError(f"{source}: no column {wanted!r} (columns: {', '.join(map(repr, columns))}); "
-                                   f"fix {option}.")
+                                   + (f"fix {option}." if option else f"name the {kind} column {wanted!r}, as in training."))
         return wanted
     lowered = {c.strip().lower(): c for c in columns}
     for name in candidates:
@@ -111,7 +113,8 @@ def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, .
             return lowered[name]
     raise ClassifykitError(
         f"{source}: cannot tell which column holds the {kind} (columns: {', '.join(map(repr, columns))}; "
-        f"looked for {', '.join(candidates)}). Pass it with {option}."
+        f"looked for {', '.join(candidates)}). "
+        + (f"Pass it with {option}." if option else f"Rename its header to {candidates[0]}.")
     )
 
 
