@@ -197,6 +197,7 @@ class ImageConfig(DataConfig, TrainConfig):
                              check=(lambda v: v in (1, 3), "1 (grey) or 3 (RGB)"))
     augment: str = _f("light", "none, light or strong (training split only).", choices=("none", "light", "strong"))
     cache: bool = _f(True, "Decode and resize each image once into a uint8 memory-mapped cache.")
+    cache_dir: str | None = _f(None, "Shared decoded-image cache folder (default $CLASSIFYKIT_CACHE_DIR, else RUNS_DIR/.cache/images).")
     feature_cache: bool = _f(True, "With a frozen backbone and no augmentation, compute backbone features once.")
 
     def check_together(self) -> None:
