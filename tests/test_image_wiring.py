@@ -102,3 +102,23 @@ def test_bicubic_run_records_interpolation_and_predicts_as_its_cache(folder, tmp
     assert n == len(paths) and not failures
     with open(out, newline="") as f:
         assert len(list(csv.DictReader(f))) == len(paths)
+
+
+def test_auto_picks_by_val_and_records_candidates(folder, tmp_path):
+    """Small data: the probe is trained, a fine-tune is not tried within a tiny budget, the winner is
+    the run and candidates.json / eval.json list it; the imbalance defaults are recorded."""
+    cfg = build_config(ImageConfig, data=str(folder), runs_dir=str(tmp_path), name="auto", num_workers=0,
+                       quiet=True, device="cpu", batch_size=16, time_budget=1.0, input_size=32)
+    run = train_images(cfg)
+    assert run == tmp_path / "auto" and not list(tmp_path.glob("auto.candidate-*"))
+    cands = json.loads((run / "candidates.json").read_text())
+    assert [c["name"] for c in cands] == ["lite0-probe"] and cands[0]["chosen"]
+    assert "fine-tune not tried" in cands[0]["reason"]
+    assert set(cands[0]) == {"name", "val_accuracy", "val_macro_f1", "test_accuracy", "test_macro_f1", "seconds",
+                             "chosen", "reason"}
+    assert json.loads((run / "eval.json").read_text())["candidates"] == cands
+    saved = json.loads((run / "config.json").read_text())["config"]
+    assert saved["model"] == "efficientnet-lite0" and saved["name"] == "auto"
+    assert saved["class_weights"] == "none" and saved["select_metric"] == "accuracy"
+    meta = json.loads((run / "model.json").read_text())
+    assert meta["crop_pct"] == 0.875 and meta["interpolation"] == "bicubic"

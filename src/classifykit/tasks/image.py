@@ -41,7 +41,8 @@ from classifykit.models.flops import forward_flops
 from classifykit.models.meta import ModelMeta
 from classifykit.models.registry import create_model, preprocessing_for
 from classifykit.tasks.adapter import EvalSet, PredictInputs, register_adapter
-from classifykit.tasks.common import say, small_class_warnings_said, write_classes
+from classifykit.tasks.common import save_config, say, small_class_warnings_said, write_classes
+from classifykit.tasks.imbalance import resolve_imbalance
 
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 28, 224
 SMALL_MODEL_FLOOR = 64  # default input size floor for models not made for tiny images
@@ -134,7 +135,17 @@ def prepare_data(cfg: ImageConfig, run: Path) -> ImageData:
         say(cfg, "Using the split given by the data's train/val/test folders.")
     write_split(run / rf.SPLIT, split, labels)
     write_classes(run, result.classes)
-    return load_data(run, data_root(cfg))
+    data = load_data(run, data_root(cfg))
+    for line in resolve_imbalance(cfg, train_counts(data)):
+        say(cfg, line, summary=True)
+    save_config(run, cfg)  # with the class weights and select metric decided from the data
+    return data
+
+
+def train_counts(data: ImageData) -> dict[str, int]:
+    """Train-split items per class, in class order."""
+    _, targets = data.subset("train")
+    return {c: targets.count(i) for i, c in enumerate(data.classes)}
 
 
 def load_data(run: Path, root: Path) -> ImageData:
@@ -243,6 +254,34 @@ def _train_mode(cfg: ImageConfig, uses_groups: bool):
     return functools.partial(set_frozen_eval, freeze_bn_stats=freeze_bn_stats)
 
 
+class ProgressLoader:
+    """A loader that says how far a long pass got: a line at each tenth of the items once the pass
+    has run :data:`SAY_AFTER_S` seconds, with the elapsed time and an estimate of the rest.
+
+    ``dataset`` and ``len()`` are the wrapped loader's, so code that sizes its output from them works.
+    """
+
+    SAY_AFTER_S = 5.0  # shorter passes stay silent
+
+    def __init__(self, loader: DataLoader, what: str, quiet: bool) -> None:
+        self.loader, self.what, self.quiet = loader, what, quiet
+        self.dataset = loader.dataset
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        total, done, said, start = len(self.dataset), 0, 0, time.perf_counter()
+        for batch in self.loader:
+            yield batch
+            done += len(batch[-1])
+            elapsed = time.perf_counter() - start
+            if not self.quiet and elapsed >= self.SAY_AFTER_S and done * 10 // total > said and done < total:
+                said = done * 10 // total
+                print(f"{self.what}: {done}/{total} images ({elapsed:.0f} s, about "
+                      f"{elapsed / done * (total - done):.0f} s left)", flush=True)
+
+
 def _fit_head_on_features(cfg, run, model, train_ds, val_ds, device, class_weights, resume: bool, on_best,
                           classes: list[str]):
     """Linear probe on cached backbone features (the fast path of ``--freeze backbone --augment none``)."""
@@ -252,7 +291,8 @@ def _fit_head_on_features(cfg, run, model, train_ds, val_ds, device, class_weigh
     feats = {}
     for split, ds in (("train", train_ds), ("val", val_ds)):
         loader = DataLoader(ds, batch_size=max(cfg.batch_size, 128), shuffle=False, **loader_kwargs(cfg.num_workers, device))
-        feats[split] = cached_features(model, loader, device, run, split)
+        feats[split] = cached_features(model, ProgressLoader(loader, f"backbone features ({split})", cfg.quiet),
+                                       device, run, split)
     say(cfg, f"Backbone features cached once ({feats['train'][0].shape[1]} per image); training the head on them.")
     head = head_module(model)
     train_loader = DataLoader(feature_dataset(*feats["train"]), batch_size=cfg.batch_size,
@@ -332,6 +372,9 @@ class ImageAdapter:
     train_command: str = "images"
 
     def start(self, cfg: ImageConfig) -> ImageConfig:
+        if cfg.model == "auto":
+            raise ClassifykitError("--model auto is decided by classifykit.tasks.image_auto.train_auto (the pipeline's "
+                                   "train does that); this adapter trains one named architecture.")
         if not cfg.data:
             raise ClassifykitError("Give the data: an image folder (one subfolder per class) or a manifest CSV/TSV.")
         if not Path(cfg.data).exists():
@@ -345,7 +388,9 @@ class ImageAdapter:
         return prepare_data(cfg, run)
 
     def load(self, cfg: ImageConfig, run: Path) -> ImageData:
-        return load_data(run, data_root(cfg))
+        data = load_data(run, data_root(cfg))
+        resolve_imbalance(cfg, train_counts(data))  # the other torchrun ranks decide as rank 0 did
+        return data
 
     def describe(self, cfg: ImageConfig, run: Path, data: ImageData, is_main: bool) -> ModelMeta:
         pre = preprocessing(cfg, data)
@@ -426,7 +471,7 @@ class ImageAdapter:
             skipped, cache = list(result.skipped), None
         loader = DataLoader(eval_dataset(meta, root, paths, targets, cache), batch_size=batch_size,
                             **loader_kwargs(num_workers, device))
-        return EvalSet(paths, loader, skipped)
+        return EvalSet(paths, ProgressLoader(loader, "evaluation", cfg.quiet), skipped)
 
     def predict_inputs(self, run: Path, cfg: ImageConfig, meta: ModelMeta, inputs: list[str], texts: list[str],
                        encoding: str | None, *, batch_size: int, num_workers: int, device) -> PredictInputs:
