@@ -122,3 +122,51 @@ def test_auto_picks_by_val_and_records_candidates(folder, tmp_path):
     assert saved["class_weights"] == "none" and saved["select_metric"] == "accuracy"
     meta = json.loads((run / "model.json").read_text())
     assert meta["crop_pct"] == 0.875 and meta["interpolation"] == "bicubic"
+
+
+@pytest.fixture(scope="module")
+def lopsided(tmp_path_factory) -> Path:
+    """30 bright images against 6 dark ones: 5:1, imbalanced."""
+    root = tmp_path_factory.mktemp("lopsided")
+    rng = np.random.default_rng(1)
+    for c, base, n in (("bright", 190, 30), ("dark", 30, 6)):
+        (root / c).mkdir()
+        for i in range(n):
+            Image.fromarray(np.clip(base + rng.integers(0, 50, (12, 12)), 0, 255).astype(np.uint8), "L").save(
+                root / c / f"{i:02d}.png")
+    return root
+
+
+def _saved(run: Path) -> dict:
+    return json.loads((run / "config.json").read_text())["config"]
+
+
+def test_imbalance_is_said_and_decides_the_defaults(lopsided, tmp_path, capsys):
+    cfg = build_config(ImageConfig, data=str(lopsided), runs_dir=str(tmp_path), name="auto-defaults", model="smallcnn",
+                       epochs=1, batch_size=8, num_workers=0, quiet=True, device="cpu", val_ratio=0.25, test_ratio=0.25)
+    assert cfg.class_weights is None and cfg.select_metric is None  # "not given"
+    run = train_images(cfg)
+    out = capsys.readouterr().out
+    assert "train images per class: bright 15, dark 3; largest/smallest 5.0 (≥ 3: imbalanced)" in out
+    assert "--class-weights balanced, --select-metric macro_f1" in out
+    saved = _saved(run)
+    assert saved["class_weights"] == "balanced" and saved["select_metric"] == "macro_f1"
+
+
+def test_explicit_imbalance_options_win(lopsided, tmp_path):
+    cfg = build_config(ImageConfig, data=str(lopsided), runs_dir=str(tmp_path), name="given", model="smallcnn",
+                       epochs=1, batch_size=8, num_workers=0, quiet=True, device="cpu", val_ratio=0.25, test_ratio=0.25,
+                       class_weights="none", select_metric="accuracy")
+    saved = _saved(train_images(cfg))
+    assert saved["class_weights"] == "none" and saved["select_metric"] == "accuracy"
+
+
+def test_balanced_data_keeps_accuracy_and_no_weights():
+    from classifykit.tasks.imbalance import resolve_imbalance
+
+    cfg = ImageConfig(data="x")
+    lines = resolve_imbalance(cfg, {"a": 10, "b": 4})
+    assert (cfg.class_weights, cfg.select_metric) == ("none", "accuracy") and "2.5 (below 3" in lines[0]
+    cfg = ImageConfig(data="x")
+    resolve_imbalance(cfg, {"a": 12, "b": 4})
+    assert (cfg.class_weights, cfg.select_metric) == ("balanced", "macro_f1")
