@@ -207,7 +207,7 @@ def train_auto(cfg: ImageConfig, train: Callable[[ImageConfig], Path]) -> Path:
     name = cfg.name or f"{Path(cfg.data).stem or 'images'}-{time.strftime('%Y%m%d-%H%M%S')}"
     final = Path(cfg.runs_dir) / name
     if final.exists() and any(final.iterdir()):
-        raise ClassifykitError(f"--name {name}: {final} already exists; pick another name or remove it.")
+        raise ClassifykitError(f"--name {name}: {final} already holds a run; pick another name or remove it.")
     prof = profile(cfg)
     say(cfg, f"auto: {prof.line(cfg)}", summary=True)
     imbalanced = prof.ratio >= IMBALANCE_RATIO
