@@ -8,6 +8,13 @@
   regression on 32×32 pixels (:func:`classifykit.analysis.baselines.linear_baseline`, C picked on
   val) on the same split. Target: every class test recall ≥ 0.3, macro-F1 above the regression.
 
+Measured 2 Dec 2026, ``--part all --threads 2`` (2 shared cores, load 0.1–4.7):
+confusable: default (auto -> lite0-probe) 77.0% [71.9, 81.4] (n=300), macro-F1 0.763, 69 s wall
+(fine-tune estimated 512 s, not tried in the 120 s budget); lesson 67.3% [61.8, 72.4], 57 s wall.
+imbalanced: default (auto -> lite0-probe, class-weighted, macro-F1 selection) 83.7% [80.7, 86.3]
+(n=650), macro-F1 0.717, recall Coat 0.78, Pullover 0.76, Shirt 0.63, T-shirt 0.91, 222 s wall;
+logistic regression on pixels 83.4% [80.3, 86.0], macro-F1 0.701.
+
 Every line names the machine load (``uptime``'s averages). Run: ``python -m bench.bench_image_auto
 [--part confusable|imbalanced|all] [--threads 2] [--work /tmp/bench-image-auto]``.
 """
