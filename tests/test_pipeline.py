@@ -169,7 +169,7 @@ def test_model_meta_round_trip_and_refuses_a_newer_schema(tmp_path):
 
 @pytest.mark.parametrize(("option", "message"), [
     (["--model", "resnet18_small"], "--model 'resnet18_small': no such architecture. Did you mean 'resnet18-small'?"),
-    (["--model", "lstm"], "--model lstm: must be an image architecture (resnet18-small, "),
+    (["--model", "lstm"], "--model lstm: must be auto or an image architecture (resnet18-small, "),
     (["--pretrained", "weights/missing.pth"], "--pretrained weights/missing.pth: must be an existing weights file"),
     (["--freeze", "backbone", "--fine-tune", "2"], "--freeze backbone and --fine-tune N both given"),
 ])

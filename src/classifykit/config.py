@@ -77,7 +77,7 @@ def _is_image_model(name: str) -> bool:
     """
     from classifykit.models.registry import get_spec  # torch loads when a config is built, not for --help
 
-    return get_spec(name).task == "image"
+    return name == "auto" or get_spec(name).task == "image"
 
 
 def _weights_source(v: str) -> bool:
@@ -181,8 +181,19 @@ class ImageConfig(DataConfig, TrainConfig):
 
     TASK: typing.ClassVar[str] = "image"
 
-    model: str = _f("resnet18-small", "Architecture: " + ", ".join(IMAGE_MODELS) + ".",
-                     check=(_is_image_model, "an image architecture (" + ", ".join(IMAGE_MODELS) + ")"))
+    model: str = _f("auto", "Architecture: auto (decided from the data, the device and --time-budget; candidates "
+                            "compared on val) or one of " + ", ".join(IMAGE_MODELS) + ".",
+                     check=(_is_image_model, "auto or an image architecture (" + ", ".join(IMAGE_MODELS) + ")"))
+    time_budget: float = _f(120.0, "Seconds --model auto may spend: a fine-tune is tried only when its timed estimate "
+                                   "fits; from-scratch epochs and input size are cut to fit.",
+                            check=(lambda v: v > 0, "above 0 seconds"))
+    class_weights: str | None = _f(None, "none or balanced (n_samples / (n_classes × count), as scikit-learn); default: "
+                                         "balanced when the largest train class has ≥ 3× the items of the smallest.",
+                                   choices=("none", "balanced"))
+    select_metric: str | None = _f(None, "Val metric that picks the best epoch and drives early stopping: accuracy, "
+                                         "macro_f1 or balanced_accuracy; default: macro_f1 when the train classes are "
+                                         "imbalanced (largest/smallest ≥ 3), else accuracy.",
+                                   choices=("accuracy", "macro_f1", "balanced_accuracy"))
     pretrained: str | None = _f(None, "Weights: a local .pth/.pt/.safetensors file, efficientnet-lite0, or a torchvision weights name.",
                                check=(_weights_source, "an existing weights file (" + "/".join(WEIGHTS_SUFFIXES) + "), efficientnet-lite0 or a torchvision weights name (no such file)"))
     freeze: str = _f("none", "none or backbone (linear probe).", choices=("none", "backbone"))
@@ -197,6 +208,7 @@ class ImageConfig(DataConfig, TrainConfig):
                              check=(lambda v: v in (1, 3), "1 (grey) or 3 (RGB)"))
     augment: str = _f("light", "none, light or strong (training split only).", choices=("none", "light", "strong"))
     cache: bool = _f(True, "Decode and resize each image once into a uint8 memory-mapped cache.")
+    cache_dir: str | None = _f(None, "Shared decoded-image cache folder (default $CLASSIFYKIT_CACHE_DIR, else RUNS_DIR/.cache/images).")
     feature_cache: bool = _f(True, "With a frozen backbone and no augmentation, compute backbone features once.")
 
     def check_together(self) -> None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import time
 import statistics
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,22 +24,25 @@ from torch.utils.data import DataLoader, Dataset
 from classifykit import runfolder as rf
 from classifykit.config import ImageConfig
 from classifykit.data.cache import DecodedImageCache
+from classifykit.data.cache_store import resolve_cache_dir
 from classifykit.data.dataset import ImageFolderDataset, loader_kwargs
 from classifykit.data.decode import decode_image, detect_channels
 from classifykit.data.manifest import ManifestItem, manifest_root, read_manifest, resolve, write_manifest
 from classifykit.data.scan import IMAGE_EXTENSIONS, ScanResult, is_hidden, scan_folder, verify_items
 from classifykit.data.split import complete_preset_split, read_split, stratified_split, write_split
 from classifykit.data.stats import compute_mean_std
-from classifykit.data.transforms import default_crop_pct, eval_resize_size, eval_transforms, train_transforms
+from classifykit.data.transforms import eval_resize_size, eval_transforms, train_transforms
 from classifykit.engine.distributed import barrier, dist_info
 from classifykit.engine.sampling import distributed_sampler
 from classifykit.engine.trainer import balanced_class_weights, fit
 from classifykit.errors import ClassifykitError
 from classifykit.io import read_json, write_csv
+from classifykit.models.flops import forward_flops
 from classifykit.models.meta import ModelMeta
-from classifykit.models.registry import create_model
+from classifykit.models.registry import create_model, preprocessing_for
 from classifykit.tasks.adapter import EvalSet, PredictInputs, register_adapter
-from classifykit.tasks.common import say, scan_warnings, small_class_warnings_said, warn, write_classes
+from classifykit.tasks.common import save_config, say, scan_warnings, small_class_warnings_said, warn, write_classes
+from classifykit.tasks.imbalance import resolve_imbalance
 
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 28, 224
 SMALL_MODEL_FLOOR = 64  # default input size floor for models not made for tiny images
@@ -107,6 +112,8 @@ def prepare_data(cfg: ImageConfig, run: Path) -> ImageData:
         ClassifykitError: fewer than two classes with images, or split errors.
     """
     result = scan_data(cfg, progress=not cfg.quiet)
+    for note in result.notes():  # always, even with --quiet: left-out files change what is trained on
+        print(f"note: {note}", file=sys.stderr, flush=True)
     write_manifest(run / rf.MANIFEST, result.items)
     write_csv(run / rf.SKIPPED, ["file", "reason"], result.skipped)
     if len(result.classes) < 2:
@@ -128,7 +135,17 @@ def prepare_data(cfg: ImageConfig, run: Path) -> ImageData:
         say(cfg, "Using the split given by the data's train/val/test folders.")
     write_split(run / rf.SPLIT, split, labels)
     write_classes(run, result.classes)
-    return load_data(run, data_root(cfg))
+    data = load_data(run, data_root(cfg))
+    for line in resolve_imbalance(cfg, train_counts(data)):
+        say(cfg, line, summary=True)
+    save_config(run, cfg)  # with the class weights and select metric decided from the data
+    return data
+
+
+def train_counts(data: ImageData) -> dict[str, int]:
+    """Train-split items per class, in class order."""
+    _, targets = data.subset("train")
+    return {c: targets.count(i) for i, c in enumerate(data.classes)}
 
 
 def load_data(run: Path, root: Path) -> ImageData:
@@ -156,48 +173,61 @@ def default_input_size(data: ImageData, model: str) -> int:
 
 
 def preprocessing(cfg: ImageConfig, data: ImageData) -> dict:
-    """``{"in_chans", "input_size", "mean", "std", "crop_pct"}`` from the weights (``--pretrained``) or the data.
+    """``{"in_chans", "input_size", "mean", "std", "crop_pct", "interpolation"}`` from the weights'
+    registry entry (``--pretrained``, :func:`~classifykit.models.registry.preprocessing_for`) or the data.
 
     Explicit ``--channels`` / ``--input-size`` always win. Without pretrained weights the channel
-    count is detected from the training images and mean/std are measured later on the train split.
+    count is detected from the training images, mean/std are measured later on the train split, the
+    resize is bilinear and the whole image is kept (``crop_pct`` 1.0): the 0.875 centre crop is a
+    convention of ImageNet weights trained with zooming crops, and cuts the edges of non-photo images.
     """
-    from classifykit.models.pretrained import pretrained_preprocessing
-
-    pre = pretrained_preprocessing(cfg.pretrained, cfg.model) or {}
+    pre = preprocessing_for(cfg.model, cfg.pretrained)
     train_modes = [it.mode or "RGB" for it, s in zip(data.items, data.splits) if s == "train"]
-    in_chans = cfg.channels or pre.get("in_chans") or detect_channels(train_modes)
-    input_size = cfg.input_size or pre.get("input_size") or default_input_size(data, cfg.model)
-    mean, std = pre.get("mean"), pre.get("std")
+    in_chans = cfg.channels or (pre.in_chans if pre else None) or detect_channels(train_modes)
+    input_size = cfg.input_size or (pre.input_size if pre else None) or default_input_size(data, cfg.model)
+    mean, std = (list(pre.mean), list(pre.std)) if pre else (None, None)
     if mean is not None and in_chans == 1:  # grey input to RGB weights: the stem was adapted to 1 channel
         mean, std = [sum(mean) / 3], [sum(std) / 3]
     return {"in_chans": int(in_chans), "input_size": int(input_size), "mean": mean, "std": std,
-            "crop_pct": default_crop_pct(int(input_size))}
+            "crop_pct": pre.crop_pct if pre else 1.0, "interpolation": pre.interpolation if pre else "bilinear"}
 
 
-def open_cache(cfg: ImageConfig, run: Path, data: ImageData, input_size: int, crop_pct: float,
-               in_chans: int) -> DecodedImageCache | None:
-    """The decoded-image cache of every item (all splits), at the evaluation resize size; None if disabled.
+def open_cache(cfg: ImageConfig, data: ImageData, meta: ModelMeta) -> DecodedImageCache | None:
+    """The decoded-image cache of every item (all splits) at ``meta``'s evaluation resize size and
+    interpolation, in the shared, content-keyed cache folder (``--cache-dir``,
+    :func:`~classifykit.data.cache_store.resolve_cache_dir`); None with ``--no-cache``.
 
-    Rank 0 builds it while the other torchrun processes wait, then they open the finished cache.
+    Grey data is stored with 1 channel. Rank 0 builds it while the other torchrun processes wait,
+    then they open the finished cache; a later run on the same data and preprocessing reuses it.
     """
     if not cfg.cache:
         return None
-    size = eval_resize_size(input_size, crop_pct)
+    size = eval_resize_size(meta.input_size, meta.crop_pct)
     paths = [it.path for it in data.items]
+    modes = [it.mode or "RGB" for it in data.items]
+    cache_dir = resolve_cache_dir(cfg.cache_dir, cfg.runs_dir)
     done = [0]
+    started = time.perf_counter()
 
-    def progress(n: int) -> None:  # a line per ~10% of a build (a reopened cache calls nothing)
+    def progress(n: int) -> None:  # a line per ~10% of a build, with an estimate (a reopened cache calls nothing)
         step = max(1, len(paths) // 10)
         if not cfg.quiet and (done[0] + n) // step > done[0] // step:
-            print(f"image cache: {done[0] + n}/{len(paths)} images decoded and resized to {size} px", flush=True)
+            elapsed = time.perf_counter() - started
+            left = elapsed / (done[0] + n) * (len(paths) - done[0] - n)
+            print(f"image cache: {done[0] + n}/{len(paths)} images decoded and resized to {size} px "
+                  f"({elapsed:.0f} s, about {left:.0f} s left)", flush=True)
         done[0] += n
 
     def opened() -> DecodedImageCache:
-        return DecodedImageCache.open(data.root, paths, run / rf.CACHE_DIR, size, in_chans, progress=progress)
+        return DecodedImageCache.open(data.root, paths, cache_dir, size, meta.in_chans,
+                                      interpolation=meta.interpolation, modes=modes, progress=progress)
 
     cache = opened() if dist_info().is_main else None
     barrier()
-    return cache if cache is not None else opened()
+    cache = cache if cache is not None else opened()
+    if not cache.built:
+        say(cfg, f"image cache: reused {cache.path.parent} ({len(paths)} images at {size} px)")
+    return cache
 
 
 def image_loader(dataset, batch_size: int, *, shuffle: bool, cfg: ImageConfig, device: torch.device) -> DataLoader:
@@ -224,7 +254,36 @@ def _train_mode(cfg: ImageConfig, uses_groups: bool):
     return functools.partial(set_frozen_eval, freeze_bn_stats=freeze_bn_stats)
 
 
-def _fit_head_on_features(cfg, run, model, train_ds, val_ds, device, class_weights, resume: bool, on_best):
+class ProgressLoader:
+    """A loader that says how far a long pass got: a line at each tenth of the items once the pass
+    has run :data:`SAY_AFTER_S` seconds, with the elapsed time and an estimate of the rest.
+
+    ``dataset`` and ``len()`` are the wrapped loader's, so code that sizes its output from them works.
+    """
+
+    SAY_AFTER_S = 5.0  # shorter passes stay silent
+
+    def __init__(self, loader: DataLoader, what: str, quiet: bool) -> None:
+        self.loader, self.what, self.quiet = loader, what, quiet
+        self.dataset = loader.dataset
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        total, done, said, start = len(self.dataset), 0, 0, time.perf_counter()
+        for batch in self.loader:
+            yield batch
+            done += len(batch[-1])
+            elapsed = time.perf_counter() - start
+            if not self.quiet and elapsed >= self.SAY_AFTER_S and done * 10 // total > said and done < total:
+                said = done * 10 // total
+                print(f"{self.what}: {done}/{total} images ({elapsed:.0f} s, about "
+                      f"{elapsed / done * (total - done):.0f} s left)", flush=True)
+
+
+def _fit_head_on_features(cfg, run, model, train_ds, val_ds, device, class_weights, resume: bool, on_best,
+                          classes: list[str]):
     """Linear probe on cached backbone features (the fast path of ``--freeze backbone --augment none``)."""
     from classifykit.models.features import cached_features, feature_dataset, head_module, merge_head_weights
 
@@ -232,14 +291,23 @@ def _fit_head_on_features(cfg, run, model, train_ds, val_ds, device, class_weigh
     feats = {}
     for split, ds in (("train", train_ds), ("val", val_ds)):
         loader = DataLoader(ds, batch_size=max(cfg.batch_size, 128), shuffle=False, **loader_kwargs(cfg.num_workers, device))
-        feats[split] = cached_features(model, loader, device, run, split)
+        feats[split] = cached_features(model, ProgressLoader(loader, f"backbone features ({split})", cfg.quiet),
+                                       device, run, split)
     say(cfg, f"Backbone features cached once ({feats['train'][0].shape[1]} per image); training the head on them.")
     head = head_module(model)
+    if not resume and isinstance(head, torch.nn.Linear):
+        # A linear probe is convex: start from zero logits. The architecture's own head init can be far
+        # larger (timm EfficientNet-Lite0: uniform ±1/sqrt(K), std 0.26 for 5 classes, vs PyTorch's
+        # ±1/sqrt(1280)); with it 30 head epochs at lr 1e-3 reached 55.0% val accuracy on 5 confusable
+        # Fashion-MNIST classes × 240, with PyTorch's default Linear init 76.1% on the same cached features.
+        torch.nn.init.zeros_(head.weight)
+        torch.nn.init.zeros_(head.bias)
     train_loader = DataLoader(feature_dataset(*feats["train"]), batch_size=cfg.batch_size,
                               sampler=distributed_sampler(feats["train"][1], True, cfg.seed))
     val_loader = DataLoader(feature_dataset(*feats["val"]), batch_size=max(cfg.batch_size, 256))
     head_cfg = ImageConfig(**{**cfg.__dict__, "channels_last": False})
-    result = fit(head, train_loader, val_loader, head_cfg, run, class_weights=class_weights, resume=resume, on_best=on_best)
+    result = fit(head, train_loader, val_loader, head_cfg, run, class_weights=class_weights, resume=resume, on_best=on_best,
+                 class_names=classes)
     merge_head_weights(model.cpu(), run / rf.WEIGHTS)
     return result
 
@@ -248,10 +316,9 @@ def eval_dataset(meta: ModelMeta, root: Path, paths: list[str], targets: list[in
                  cache: DecodedImageCache | None = None) -> ImageFolderDataset:
     """An ``ImageFolderDataset`` with the run's evaluation preprocessing (never augmented).
 
-    ``meta.interpolation`` is not passed on: ``data.transforms.eval_transforms`` resizes bilinearly
-    (the only interpolation model.json records so far) and takes no interpolation argument yet.
+    Resized with ``meta.interpolation``, as the cache was built, so cached and uncached pixels agree.
     """
-    transform = eval_transforms(meta.input_size, meta.mean, meta.std, meta.crop_pct)
+    transform = eval_transforms(meta.input_size, meta.mean, meta.std, meta.crop_pct, meta.interpolation)
     return ImageFolderDataset(root, paths, targets, transform, meta.in_chans, cache)
 
 
@@ -288,7 +355,7 @@ class PredictDataset(Dataset):
     def __init__(self, paths: list[Path], meta: ModelMeta) -> None:
         self.paths = paths
         self.channels, self.size = meta.in_chans, meta.input_size
-        self.transform = eval_transforms(meta.input_size, meta.mean, meta.std, meta.crop_pct)
+        self.transform = eval_transforms(meta.input_size, meta.mean, meta.std, meta.crop_pct, meta.interpolation)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -312,14 +379,15 @@ class ImageAdapter:
     train_command: str = "images"
 
     def start(self, cfg: ImageConfig) -> ImageConfig:
+        if cfg.model == "auto":
+            raise ClassifykitError("--model auto is decided by classifykit.tasks.image_auto.train_auto (the pipeline's "
+                                   "train does that); this adapter trains one named architecture.")
         if not cfg.data:
             raise ClassifykitError("Give the data: an image folder (one subfolder per class) or a manifest CSV/TSV.")
         if not Path(cfg.data).exists():
             raise ClassifykitError(f"{cfg.data}: no such folder or file. Give an image folder (one subfolder per class) "
                                    "or a manifest CSV/TSV.")
-        from classifykit.models.pretrained import pretrained_preprocessing
-
-        pretrained_preprocessing(cfg.pretrained, cfg.model)  # weights that do not fit --model: refused before the scan
+        preprocessing_for(cfg.model, cfg.pretrained)  # weights that do not fit --model: refused before the scan
         cfg.data = str(Path(cfg.data).resolve())
         return cfg
 
@@ -327,25 +395,32 @@ class ImageAdapter:
         return prepare_data(cfg, run)
 
     def load(self, cfg: ImageConfig, run: Path) -> ImageData:
-        return load_data(run, data_root(cfg))
+        data = load_data(run, data_root(cfg))
+        resolve_imbalance(cfg, train_counts(data))  # the other torchrun ranks decide as rank 0 did
+        return data
 
     def describe(self, cfg: ImageConfig, run: Path, data: ImageData, is_main: bool) -> ModelMeta:
         pre = preprocessing(cfg, data)
-        data.cache = open_cache(cfg, run, data, pre["input_size"], pre["crop_pct"], pre["in_chans"])
+        meta = ModelMeta(task=self.task, architecture=cfg.model, num_classes=len(data.classes), classes=data.classes,
+                         pretrained=cfg.pretrained, **pre)
+        data.cache = open_cache(cfg, data, meta)
         if pre["mean"] is None:
             paths, targets = data.subset("train")
             cache = data.cache
             raw = ImageFolderDataset(data.root, paths, targets, None, pre["in_chans"], cache)
             pre["mean"], pre["std"] = compute_mean_std(cache.iter_batches([cache.row(p) for p in paths]) if cache else raw)
             say(cfg, f"Normalization measured on the train split: mean {_fmt(pre['mean'])}, std {_fmt(pre['std'])}")
-        return ModelMeta(task=self.task, architecture=cfg.model, num_classes=len(data.classes), classes=data.classes,
-                         pretrained=cfg.pretrained, interpolation="bilinear", **pre)
+            meta.mean, meta.std = pre["mean"], pre["std"]
+        return meta
 
     def resume(self, cfg: ImageConfig, run: Path, data: ImageData, meta: ModelMeta) -> None:
-        data.cache = open_cache(cfg, run, data, meta.input_size, meta.crop_pct, meta.in_chans)
+        data.cache = open_cache(cfg, data, meta)
 
     def build_model(self, cfg: ImageConfig, meta: ModelMeta, data: ImageData) -> torch.nn.Module:
-        return create_model(meta.architecture, meta.num_classes, in_chans=meta.in_chans, pretrained=cfg.pretrained)
+        model = create_model(meta.architecture, meta.num_classes, in_chans=meta.in_chans, pretrained=cfg.pretrained)
+        if model.pretrained_report is not None:
+            say(cfg, model.pretrained_report.summary())
+        return model
 
     def fit(self, cfg: ImageConfig, run: Path, data: ImageData, meta: ModelMeta, model: torch.nn.Module, *,
             resume: bool, on_best):
@@ -355,19 +430,24 @@ class ImageAdapter:
         device = select_device(cfg.device)
         train_paths, train_targets = data.subset("train")
         val_paths, val_targets = data.subset("val")
-        augment = train_transforms(meta.input_size, meta.mean, meta.std, cfg.augment, meta.in_chans, meta.crop_pct)
+        augment = train_transforms(meta.input_size, meta.mean, meta.std, cfg.augment, meta.in_chans, meta.crop_pct,
+                                   meta.interpolation)
         train_ds = ImageFolderDataset(data.root, train_paths, train_targets, augment, meta.in_chans, data.cache)
         val_ds = eval_dataset(meta, data.root, val_paths, val_targets, data.cache)
         class_weights = balanced_class_weights(train_targets, meta.num_classes) if cfg.class_weights == "balanced" else None
+        # FLOPs counted once, on the CPU before the model moves (MFU in the epoch lines).
+        flops = forward_flops(model, meta.input_size, meta.in_chans)
         uses_groups = cfg.pretrained is not None or cfg.freeze != "none" or cfg.fine_tune > 0
         groups = (param_groups(model, cfg.lr, cfg.backbone_lr_scale if cfg.pretrained else 1.0, cfg.freeze, cfg.fine_tune,
                                cfg.epochs) if uses_groups else None)
         if cfg.freeze == "backbone" and cfg.augment == "none" and cfg.feature_cache and dist_info().world_size == 1:
-            return _fit_head_on_features(cfg, run, model, train_ds, val_ds, device, class_weights, resume, on_best)
+            return _fit_head_on_features(cfg, run, model, train_ds, val_ds, device, class_weights, resume, on_best,
+                                         data.classes)
         return fit(model, image_loader(train_ds, cfg.batch_size, shuffle=True, cfg=cfg, device=device),
                    image_loader(val_ds, cfg.batch_size, shuffle=False, cfg=cfg, device=device), cfg, run,
                    class_weights=class_weights, param_groups=groups, resume=resume,
-                   train_mode=_train_mode(cfg, uses_groups), on_best=on_best)
+                   train_mode=_train_mode(cfg, uses_groups), on_best=on_best, flops_per_sample=flops,
+                   class_names=data.classes)
 
     def eval_set(self, run: Path, cfg: ImageConfig, meta: ModelMeta, data: str | None, *, batch_size: int,
                  num_workers: int, device, cache: DecodedImageCache | None = None) -> EvalSet:
@@ -398,7 +478,7 @@ class ImageAdapter:
             skipped, cache = list(result.skipped), None
         loader = DataLoader(eval_dataset(meta, root, paths, targets, cache), batch_size=batch_size,
                             **loader_kwargs(num_workers, device))
-        return EvalSet(paths, loader, skipped)
+        return EvalSet(paths, ProgressLoader(loader, "evaluation", cfg.quiet), skipped)
 
     def predict_inputs(self, run: Path, cfg: ImageConfig, meta: ModelMeta, inputs: list[str], texts: list[str],
                        encoding: str | None, *, batch_size: int, num_workers: int, device) -> PredictInputs:

@@ -25,7 +25,7 @@ from classifykit.engine.seed import seed_everything
 from classifykit.io import read_csv_rows, write_csv
 from classifykit.models.meta import ModelMeta, record_best
 from classifykit.models.saved import load_saved_model
-from classifykit.tasks import image, text  # noqa: F401  (the built-in adapters register on import)
+from classifykit.tasks import image, image_auto, text  # noqa: F401  (the built-in adapters register on import)
 from classifykit.tasks.adapter import adapter_for_config, get_adapter
 from classifykit.tasks.common import (format_accuracy, load_saved_config, prepare_run_dir, remove_on_error,
                                       resumed_config, save_config, say, write_evaluation)
@@ -49,6 +49,8 @@ def train(cfg: Any, resume: str | None = None, *, epochs: int | None = None) -> 
         ClassifykitError: anything the user can fix (data, options, resume folder).
     """
     adapter = adapter_for_config(cfg)
+    if resume is None and getattr(cfg, "model", None) == "auto" and adapter.task == "image":
+        return image_auto.train_auto(cfg, train)  # candidates trained by this function, the best kept
     if resume is not None:
         run = prepare_run_dir(cfg, "", resume)  # checks the checkpoint is there
         cfg = resumed_config(run, adapter.config_class, epochs)
