@@ -146,8 +146,10 @@ def test_imbalance_is_said_and_decides_the_defaults(lopsided, tmp_path, capsys):
                        epochs=1, batch_size=8, num_workers=0, quiet=True, device="cpu", val_ratio=0.25, test_ratio=0.25)
     assert cfg.class_weights is None and cfg.select_metric is None  # "not given"
     run = train_images(cfg)
-    out = capsys.readouterr().out
-    assert "train images per class: bright 15, dark 3; largest/smallest 5.0 (≥ 3: imbalanced)" in out
+    captured = capsys.readouterr()  # a data fact: on stderr, also under --quiet (issue 15, defect 3)
+    out = captured.err
+    assert "train images per class" not in captured.out
+    assert "note: train images per class: bright 15, dark 3; largest/smallest 5.0 (≥ 3: imbalanced)" in out
     assert "--class-weights balanced, --select-metric macro_f1" in out
     saved = _saved(run)
     assert saved["class_weights"] == "balanced" and saved["select_metric"] == "macro_f1"

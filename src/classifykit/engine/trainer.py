@@ -369,7 +369,8 @@ def fit(
         summary(mode, "note: --cpu-bf16 ignored: this CPU has no native bfloat16 (AVX512-BF16 or AMX); training in float32")
     peak = peak_flops(device, dtype) if flops_per_sample and info.is_main else None
     guard = NonFiniteGuard(cfg.on_nonfinite, min(MAX_CONSECUTIVE_SKIPS, steps_per_epoch), scaler is not None)
-    key = SELECT_KEYS[cfg.select_metric]
+    select = cfg.select_metric or "accuracy"  # None: a task that did not decide it from the data
+    key = SELECT_KEYS[select]
     train_model, trainable = model, None
     epoch = state["epoch"]
     while epoch < cfg.epochs and not state["stopped_early"]:
@@ -433,20 +434,20 @@ def fit(
                                  run_dir / runfolder.LAST_CHECKPOINT)
         extra = throughput_text(flops_per_sample, stats.samples_per_s, peak * info.world_size if peak else None) \
             if flops_per_sample else None
-        summary(mode, _epoch_line(epoch, cfg.epochs, stats, val, cfg.select_metric, improved, extra, class_names))
+        summary(mode, _epoch_line(epoch, cfg.epochs, stats, val, select, improved, extra, class_names))
     barrier()
     if state["stopped_early"]:
-        summary(mode, f"stopped early: no better {SELECT_NAMES[cfg.select_metric]} for {cfg.patience} counted epochs "
+        summary(mode, f"stopped early: no better {SELECT_NAMES[select]} for {cfg.patience} counted epochs "
                       f"(stopped at epoch {epoch} of {cfg.epochs})")
     best_acc = max(state["best_val_acc"], 0.0)
     if state["best_epoch"]:
-        chosen = "" if key == "acc" else f" (best {SELECT_NAMES[cfg.select_metric]} {state['best_score']:.2%})"
+        chosen = "" if key == "acc" else f" (best {SELECT_NAMES[select]} {state['best_score']:.2%})"
         summary(mode, f"best val acc {best_acc:.2%} at epoch {state['best_epoch']}{chosen} ({epoch} epochs run); "
                       f"weights in {run_dir / runfolder.WEIGHTS}")
     else:
         summary(mode, f"no epoch ended with finite weights ({epoch} epochs run): no model was saved")
     return FitResult(state["best_epoch"], best_acc, epoch, state["stopped_early"],
-                     max(state["best_score"], 0.0), cfg.select_metric)
+                     max(state["best_score"], 0.0), select)
 
 
 def _new_segment(cfg: TrainConfig, optimizer, peaks: list[float], steps_per_epoch: int, saved: dict, state: dict,

@@ -136,8 +136,8 @@ def prepare_data(cfg: ImageConfig, run: Path) -> ImageData:
     write_split(run / rf.SPLIT, split, labels)
     write_classes(run, result.classes)
     data = load_data(run, data_root(cfg))
-    for line in resolve_imbalance(cfg, train_counts(data)):
-        say(cfg, line, summary=True)
+    for line in resolve_imbalance(cfg, train_counts(data)):  # a data fact: on stderr, also under --quiet
+        warn(cfg, f"note: {line}")
     save_config(run, cfg)  # with the class weights and select metric decided from the data
     return data
 
