@@ -111,22 +111,25 @@ def create_app(run: str | Path, *, limits: Limits = Limits(), max_batch: int = 3
     async def rejected(request: Request, e: InputRejected) -> JSONResponse:
         return JSONResponse({"detail": e.message}, status_code=e.status)
 
-    @app.post("/predict")
-    async def predict(request: Request, top_k: int = Query(3, ge=1)) -> dict:
+    async def read_inputs(request: Request) -> tuple[list[str], list]:
         body = await read_body(request.stream(), request.headers.get("content-length"), limits.max_request_bytes)
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind == "multipart/form-data":
             if meta.task != "image":
                 raise InputRejected(415, f'{run.name} is a text run; send JSON {{"texts": [...]}}, not files.')
-            names, items = await read_images(request, body, limits)
-        elif kind == "application/json":
+            return await read_images(request, body, limits)
+        if kind == "application/json":
             if meta.task != "text":
                 raise InputRejected(415, f"{run.name} is an image run; send images as multipart/form-data files, not JSON.")
-            items = parse_texts(body, limits)
-            names = [f"text {i}" for i in range(1, len(items) + 1)]
-        else:
-            raise InputRejected(415, f"Content-Type {kind or 'missing'}: send images as multipart/form-data or "
-                                     'texts as application/json {"texts": [...]}.')
+            texts = parse_texts(body, limits)
+            return [f"text {i}" for i in range(1, len(texts) + 1)], texts
+        raise InputRejected(415, f"Content-Type {kind or 'missing'}: send images as multipart/form-data or "
+                                 'texts as application/json {"texts": [...]}.')
+
+    @app.post("/predict")
+    async def predict(request: Request, top_k: int = Query(3, ge=1)) -> dict:
+        with app.state.batcher.arriving():
+            names, items = await read_inputs(request)
         try:
             rows = await app.state.batcher.submit(items)
         except QueueFull as e:

@@ -1,8 +1,9 @@
 """Micro-batching: concurrent requests share forward passes.
 
 Each request puts its inputs on one bounded ``asyncio.Queue``; one worker task takes the first
-waiting input, gathers more for up to ``max_wait_s`` or until ``max_batch`` inputs, runs the batch
-in a thread (so the event loop keeps accepting requests) and resolves every input's future. A
+waiting input, gathers more for up to ``max_wait_s`` or until ``max_batch`` inputs (not at all while
+no other request is being read, so a lone client pays no wait: :meth:`MicroBatcher.arriving`), runs
+the batch in a thread (so the event loop keeps accepting requests) and resolves every input's future. A
 request that does not fit in the queue is refused at once (:class:`QueueFull`, answered 503), so
 the server's memory and latency stay bounded under overload. ``max_batch=1`` turns batching off
 (one forward pass per input, in arrival order), for comparison.
@@ -14,6 +15,7 @@ and ``preferred_batch_size``), reduced to one queue and one worker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -45,6 +47,17 @@ class MicroBatcher:
         self.queue: asyncio.Queue = asyncio.Queue(maxsize=max_queue)
         self.batch_sizes: Counter = Counter()
         self._task: asyncio.Task | None = None
+        self._arriving = 0
+
+    @contextlib.contextmanager
+    def arriving(self):
+        """Around reading and checking a request: while any request is inside, the worker waits for
+        its inputs (up to ``max_wait_s``); when none is, a batch runs as soon as the queue is empty."""
+        self._arriving += 1
+        try:
+            yield
+        finally:
+            self._arriving -= 1
 
     def start(self) -> None:
         """Start the worker on the running event loop."""
@@ -78,7 +91,7 @@ class MicroBatcher:
         while len(batch) < self.max_batch:
             if not self.queue.empty():
                 batch.append(self.queue.get_nowait())
-            elif asyncio.get_running_loop().time() < deadline:
+            elif self._arriving and asyncio.get_running_loop().time() < deadline:
                 await asyncio.sleep(POLL_S)
             else:
                 break

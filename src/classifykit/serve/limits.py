@@ -7,7 +7,8 @@ decoder reads, texts sent to an image run or files to a text run), 422 for a mal
 (no inputs, an empty file, JSON that is not ``{"texts": [str, ...]}``).
 
 Content is recognised by its first bytes (magic numbers), never by file name or Content-Type.
-Uploads are kept in memory (the request body is bounded, see :func:`read_body`).
+The request body is read into memory with its bound (:func:`read_body`); Starlette's form parser
+spools a file part over 1 MiB to an anonymous temporary file, and nothing is written anywhere else.
 """
 
 from __future__ import annotations
