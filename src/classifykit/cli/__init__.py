@@ -12,6 +12,7 @@ from classifykit.errors import ClassifykitError
 
 # Each module adds its commands to ``app`` on import.
 from classifykit.cli import cache, demo, evaluate, export, report, scan, text, train  # noqa: E402,F401
+from classifykit.cli import serve  # noqa: E402,F401
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -322,15 +323,19 @@ def eval_dataset(meta: ModelMeta, root: Path, paths: list[str], targets: list[in
     return ImageFolderDataset(root, paths, targets, transform, meta.in_chans, cache)
 
 
-def expand_inputs(inputs: list[str]) -> list[Path]:
-    """Files as given; folders walked recursively for image extensions (hidden entries skipped, sorted);
-    ``.csv``/``.tsv`` files read as manifests (their path column, relative to the manifest's folder).
+def expand_inputs(inputs: list[str | IO[bytes]]) -> list[Path | IO[bytes]]:
+    """Files and binary file objects (in-memory uploads; ``.name`` is their key) as given; folders walked
+    recursively for image extensions (hidden entries skipped, sorted); ``.csv``/``.tsv`` files read as
+    manifests (their path column, relative to the manifest's folder).
 
     Raises:
         ClassifykitError: an input does not exist, or nothing to predict was found.
     """
-    out: list[Path] = []
+    out: list[Path | IO[bytes]] = []
     for item in inputs:
+        if not isinstance(item, (str, os.PathLike)):  # an in-memory upload (classifykit serve), kept as is
+            out.append(item)
+            continue
         path = Path(item)
         if path.is_dir():
             for dirpath, dirnames, filenames in os.walk(path):
@@ -352,7 +357,7 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
 class PredictDataset(Dataset):
     """``(image C×H×W float, position, error)``; an undecodable file gives a zero image and its error text."""
 
-    def __init__(self, paths: list[Path], meta: ModelMeta) -> None:
+    def __init__(self, paths: list[Path | IO[bytes]], meta: ModelMeta) -> None:
         self.paths = paths
         self.channels, self.size = meta.in_chans, meta.input_size
         self.transform = eval_transforms(meta.input_size, meta.mean, meta.std, meta.crop_pct, meta.interpolation)
@@ -491,7 +496,7 @@ class ImageAdapter:
         paths = expand_inputs(inputs)
         loader = DataLoader(PredictDataset(paths, meta), batch_size=batch_size, shuffle=False,
                             **loader_kwargs(num_workers, device))
-        return PredictInputs([[str(p)] for p in paths], [""] * len(paths), loader)
+        return PredictInputs([[str(p) if isinstance(p, Path) else p.name] for p in paths], [""] * len(paths), loader)
 
 
 register_adapter(ImageAdapter())

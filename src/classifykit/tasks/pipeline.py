@@ -18,9 +18,9 @@ import torch
 
 from classifykit import runfolder as rf
 from classifykit.data.dataset import resolve_num_workers
-from classifykit.engine.device import amp_dtype, configure_cpu_threads, select_device
+from classifykit.engine.device import configure_cpu_threads, select_device
 from classifykit.engine.distributed import all_gather_objects, barrier, init_distributed
-from classifykit.engine.loop import autocast, model_inputs, predict_logits
+from classifykit.engine.loop import predict_logits
 from classifykit.engine.seed import seed_everything
 from classifykit.io import read_csv_rows, write_csv
 from classifykit.models.meta import ModelMeta, record_best
@@ -29,6 +29,7 @@ from classifykit.tasks import image, image_auto, text  # noqa: F401  (the built-
 from classifykit.tasks.adapter import adapter_for_config, get_adapter
 from classifykit.tasks.common import (format_accuracy, load_saved_config, prepare_run_dir, remove_on_error,
                                       resumed_config, save_config, say, write_evaluation)
+from classifykit.tasks.predictor import Predictor
 from classifykit.tasks.progress import check_has_model, training_progress
 
 PREDICTION_COLUMNS = ("label", "probability", "top_k", "error")  # after the task's key columns
@@ -177,37 +178,17 @@ def predict(run: str | Path, inputs: list[str], texts: list[str], out: str | Pat
     Raises:
         ClassifykitError: not a finished run, or inputs that cannot be read at all (see the adapters).
     """
-    run = Path(run)
-    dev = _devices(device, threads, num_workers)
-    model, meta = load_saved_model(run, dev)
-    adapter = get_adapter(meta.task)
-    cfg = load_saved_config(run, adapter.config_class)
-    wanted = adapter.predict_inputs(run, cfg, meta, list(inputs), list(texts), encoding, batch_size=batch_size,
-                                    num_workers=num_workers, device=dev)
-    for note in wanted.notes:
+    predictor = Predictor(run, device=device, threads=threads, num_workers=num_workers)
+    result = predictor.predict(inputs, texts, top_k=top_k, batch_size=batch_size, encoding=encoding)
+    for note in result.notes:
         print(note, flush=True)
-    classes, errors = meta.classes, list(wanted.errors)
-    k = max(1, min(top_k, len(classes)))
-    results: dict[int, tuple[list[float], list[int]]] = {}
-    dtype = amp_dtype(dev, cfg.amp)
-    with torch.inference_mode():
-        for batch, positions, batch_errors in wanted.loader:
-            with autocast(dev, dtype):
-                logits = model(*model_inputs(batch, dev))
-            top_p, top_i = torch.softmax(logits.float() / meta.temperature, 1).topk(k, 1)
-            for j, i in enumerate(positions.tolist()):
-                if batch_errors[j]:
-                    errors[i] = batch_errors[j]
-                else:
-                    results[i] = (top_p[j].tolist(), top_i[j].tolist())
     rows, failures = [], []
-    for i, key in enumerate(wanted.keys):
-        if i not in results:
-            error = errors[i]
-            rows.append([*key, "", "", "", error])
-            failures.append((key[0], error))
+    for key, row in zip(result.keys, result.rows):
+        if row.error:
+            rows.append([*key, "", "", "", row.error])
+            failures.append((key[0], row.error))
             continue
-        p, c = results[i]
-        rows.append([*key, classes[c[0]], f"{p[0]:.6f}", ";".join(f"{classes[ci]}:{pi:.4f}" for pi, ci in zip(p, c)), ""])
-    write_csv(out, [*adapter.key_columns, *PREDICTION_COLUMNS], rows)
+        top = ";".join(f"{c}:{p:.4f}" for c, p in row.top_k)
+        rows.append([*key, row.label, f"{row.probability:.6f}", top, ""])
+    write_csv(out, [*predictor.adapter.key_columns, *PREDICTION_COLUMNS], rows)
     return len(rows) - len(failures), failures
