@@ -214,8 +214,9 @@ def pick(candidates: list[Candidate], metric: str) -> Candidate:
     label = "macro-F1" if metric == "macro_f1" else "accuracy"
     for c in candidates:
         c.chosen = c is best
+        tie = " (a tie: the earlier, cheaper one wins)" if c.score(metric) == best.score(metric) else ""
         c.reason = (f"best val {label}" if c.chosen else
-                    f"val {label} {100 * c.score(metric):.2f}% vs {100 * best.score(metric):.2f}% ({best.name})")
+                    f"val {label} {100 * c.score(metric):.2f}% vs {100 * best.score(metric):.2f}% ({best.name}){tie}")
     return best
 
 
