@@ -225,8 +225,7 @@ class TextConfig(DataConfig, TrainConfig):
                     choices=TEXT_MODELS)
     rnn: str | None = _f(None, "Deprecated: use --model lstm or --model gru.", choices=RNN_CELLS)
     encoder: str | None = _f(None, "A Hugging Face encoder folder (config.json, model.safetensors, tokenizer.json) for "
-                                   "--model hf-encoder, or the encoder --model auto tries instead of MiniLM.",
-                             check=(lambda v: Path(v).is_dir(), "an existing folder"))
+                                   "--model hf-encoder, or the encoder --model auto tries instead of MiniLM.")
     freeze_encoder: bool = _f(False, "Train only a linear head on the encoder's cached features (fast) instead of "
                                      "fine-tuning it.")
     time_budget: float = _f(900.0, "--model auto: seconds the neural candidates may take in all; a candidate whose "

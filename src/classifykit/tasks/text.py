@@ -280,6 +280,9 @@ class TextAdapter:
             print(f"warning: --rnn is deprecated; use --model {cfg.rnn} (training --model {cfg.rnn}).",
                   file=sys.stderr, flush=True)
             cfg = dataclasses.replace(cfg, model=cfg.rnn, rnn=None)
+        if dist_info().world_size > 1 and cfg.model in ("auto", "ngram"):
+            raise ClassifykitError(f"--model {cfg.model} under torchrun (--nproc): the n-gram model is fitted by one "
+                                   "process; use --model lstm, gru, minilm or hf-encoder, or run without --nproc.")
         return absolute_paths(cfg)
 
     def read(self, cfg: TextConfig, run: Path) -> TextData:
@@ -305,9 +308,9 @@ class TextAdapter:
         return describe_rnn(cfg, run, data, is_main, cfg.model)
 
     def resume(self, cfg: TextConfig, run: Path, data: TextData, meta: ModelMeta) -> None:
-        if tm.family(meta) != "rnn":
-            raise ClassifykitError(f"--resume {run}: only lstm/gru runs resume (this is a {meta.architecture} run); "
-                                   "start a new run.")
+        if tm.family(meta) != "rnn" or cfg.model not in tm.RNN_FAMILY:
+            raise ClassifykitError(f"--resume {run}: only --model lstm/gru runs resume (this is a --model {cfg.model} "
+                                   f"run of {meta.architecture}); start a new run.")
         data.vocab = Vocab.load(run / (meta.vocab or rf.VOCAB))
         data.datasets, _ = tm.rnn_datasets(cfg, data, meta.max_length, meta.extra.get("truncation", "head"))
 

@@ -174,7 +174,9 @@ def encoder_candidate(cfg: TextConfig, run: Path, data, remaining: float, device
     train = parts.datasets["train"]
     mode = "frozen" if cfg.freeze_encoder else "finetune"
     estimate = estimate_seconds(len(train), float(train.lengths.mean()), ecfg.epochs, mode, device,
-                                eval_texts=len(data.parts["val"]) + len(data.parts["test"]), model=parts.model,
+                                # val is read every epoch, test once (estimate_seconds counts eval_texts per epoch)
+                                eval_texts=len(data.parts["val"]) + len(data.parts["test"]) // ecfg.epochs,
+                                model=parts.model,
                                 batch_size=ecfg.batch_size, cpu_bf16=ecfg.cpu_bf16)
     estimate += time.perf_counter() - start  # loading, tokenizing and the probe count too
     if estimate > remaining:

@@ -23,10 +23,9 @@ from classifykit import runfolder as rf
 from classifykit.config import TextConfig
 from classifykit.engine.checkpoint import save_weights
 from classifykit.engine.trainer import FitResult
-from classifykit.errors import ClassifykitError
 from classifykit.models.meta import ModelMeta
 from classifykit.tasks.common import say
-from classifykit.text.truncation import default_max_length, truncated_count, truncation_warning
+from classifykit.text.truncation import WARN_SHARE, default_max_length, truncated_count, truncation_warning
 
 RNN_FAMILY = ("lstm", "gru")
 ENCODER_FAMILY = ("minilm", "hf-encoder")
@@ -151,7 +150,11 @@ def encoder_parts(cfg: TextConfig, data, folder: Path, architecture: str) -> Enc
     train_texts, _ = split_texts_of(data, "train")
     lengths = token_lengths(src, train_texts, model_limit=limit)
     max_length = min(cfg.max_length, limit) if cfg.max_length else max_length_from_data(lengths, model_limit=limit)
-    warn(truncation_warning(lengths, max_length, "head"))
+    cut = truncated_count(lengths, max_length)
+    if cut > WARN_SHARE * len(lengths):
+        warn(f"warning: {cut:,} of {len(lengths):,} training texts ({100 * cut / len(lengths):.1f}%) are longer than the "
+             f"encoder's max length {max_length} tokens and are cut to their first {max_length}; --model ngram or "
+             "--model lstm read long texts whole.")
     tokenizer = HFTokenizer(src, max_length)
     datasets = {s: EncodedIdsDataset.from_texts(*split_texts_of(data, s), tokenizer) for s in data.parts}
     folder.mkdir(parents=True, exist_ok=True)
@@ -234,10 +237,3 @@ def texts_loader(folder: Path, meta: ModelMeta, texts: list[str], targets: np.nd
 
     vocab = Vocab.load(folder / (meta.vocab or rf.VOCAB))
     return text_loader(texts, vocab, meta.max_length, targets, batch_size, truncation=meta.extra.get("truncation", "head"))
-
-
-def check_family(cfg: TextConfig) -> None:
-    """Refuse what a model family cannot do before any work (``--resume`` of a run fitted in one go)."""
-    if cfg.model not in RNN_FAMILY + ENCODER_FAMILY:
-        raise ClassifykitError(f"--resume: a --model {cfg.model} run is fitted in one go and has no checkpoint to "
-                               "continue from; start a new run.")
