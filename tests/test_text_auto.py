@@ -105,6 +105,7 @@ def test_auto_keeps_the_best_val_candidate_and_lists_every_one(tmp_path, encoder
     assert all(set(c) == {"name", "val_accuracy", "val_macro_f1", "test_accuracy", "test_macro_f1", "seconds", "chosen",
                           "reason"} for c in cands)
     assert read_json(run / rf.EVAL)["candidates"] == cands
+    assert '<a href="#candidates">Candidates</a>' in (run / rf.REPORT).read_text(encoding="utf-8")
     meta = read_json(run / rf.MODEL_META)
     assert meta["architecture"] == "ngram" and (run / "ngram.json").is_file()
     assert sorted(p.name for p in (run / "candidates").iterdir()) == ["hf-encoder", "lstm"]
@@ -188,3 +189,19 @@ def test_rnn_alias_trains_that_cell_and_says_it_is_deprecated(tmp_path, capsys):
     assert read_json(run / rf.MODEL_META)["architecture"] == "gru"
     assert read_json(run / rf.CONFIG)["config"]["model"] == "gru"
     assert "--rnn is deprecated; use --model gru" in capsys.readouterr().err
+
+
+def test_config_lists_the_truncations_of_text_truncation():
+    from classifykit.config import TRUNCATIONS
+    from classifykit.text import truncation
+
+    assert TRUNCATIONS == truncation.TRUNCATIONS
+
+
+def test_ngram_export_falls_back_to_random_inputs_without_the_data(tmp_path):
+    run, _ = _train_cli(tmp_path, "--model", "ngram")
+    (tmp_path / "reviews.csv").unlink()
+    (run / rf.MANIFEST).unlink()
+    result = export_model(run, "onnx")
+    assert result.inputs.startswith("8 random inputs") and all(c.passes(1e-4, 1e-5) for c in result.checks)
+    assert result.checks[0].shapes == "ids 8×32, weights 8×32"
