@@ -1,10 +1,12 @@
-"""The text task's adapter: a table or folder of texts -> manifest + skipped -> split -> vocabulary ->
-(Bi)LSTM -> fit, and texts, files or stdin -> predict batches.
+"""The text task's adapter: a table or folder of texts -> manifest + skipped -> split -> ``--model``
+(auto: :mod:`classifykit.tasks.text_auto`; lstm/gru, ngram, minilm/hf-encoder:
+:mod:`classifykit.tasks.text_models`) -> fit, and texts, files or stdin -> predict batches.
 
 Only what differs from the image task lives here; :mod:`classifykit.tasks.pipeline` runs the stages.
 The run folder gets ``manifest.csv`` (``row,text,label``), ``skipped.csv``, ``classes.json``,
-``split.csv`` (item = source row), ``vocab.json`` (from the training split only, so val/test words
-the model never saw count as ``<unk>``) and ``model.json``.
+``split.csv`` (item = source row), the model's vocabulary file (``vocab.json`` from the training split
+only, so val/test words the model never saw count as ``<unk>``; ``ngram.json``; ``encoder/``) and
+``model.json``.
 """
 
 from __future__ import annotations
@@ -19,30 +21,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from classifykit import runfolder as rf
 from classifykit.config import TextConfig
 from classifykit.data.split import read_split, stratified_split, write_split
 from classifykit.engine.distributed import dist_info
-from classifykit.engine.sampling import distributed_sampler
-from classifykit.engine.trainer import fit
 from classifykit.errors import ClassifykitError
 from classifykit.io import write_csv
 from classifykit.models.meta import ModelMeta
-from classifykit.models.registry import create_model
 from classifykit.tasks import text_models as tm
 from classifykit.tasks.adapter import EvalSet, PredictInputs, register_adapter
 from classifykit.tasks.common import say, small_class_warnings_said, write_classes
 from classifykit.text.corpus import Corpus, load_corpus
-from classifykit.text.dataset import pad_collate
-from classifykit.text.embeddings import embedding_matrix
 from classifykit.text.labels import LabelTable, case_collision_warnings
-from classifykit.text.sampler import BucketBatchSampler
 from classifykit.text.vocab import Vocab
-
-
-POOL_BATCHES = 100        # batches per length-sorting pool (see text.sampler)
 
 
 @dataclass
@@ -152,37 +144,6 @@ def too_few_to_split(cfg: TextConfig, labels: list[str]) -> str:
             f"(now: {now}).")
 
 
-def train_loader(ds, cfg: TextConfig, rank: int, world_size: int) -> DataLoader:
-    """Length-bucketed (or, with ``--no-bucket``, plain random) batches of ``cfg.batch_size`` per process."""
-    sampler = BucketBatchSampler(ds.lengths, cfg.batch_size, seed=cfg.seed,
-                                 pool_batches=POOL_BATCHES if cfg.bucket else 1,
-                                 num_replicas=world_size, rank=rank)
-    return DataLoader(ds, batch_sampler=sampler, collate_fn=pad_collate, **_workers(ds, cfg.num_workers))
-
-
-def val_loader(ds, batch_size: int, num_workers: int = 0) -> DataLoader:
-    """Batches in dataset order; each torchrun process gets its share (validation inside ``fit``)."""
-    sampler = distributed_sampler(ds, shuffle=False)
-    return DataLoader(ds, batch_size=batch_size, sampler=sampler, collate_fn=pad_collate, **_workers(ds, num_workers))
-
-
-def _workers(ds, num_workers: int) -> dict:
-    # Encoded in-memory texts cost nothing to fetch: worker processes would only add start-up time.
-    # Indexed corpora read and tokenize in __getitem__, so they get workers.
-    from classifykit.data.dataset import resolve_num_workers
-
-    n = resolve_num_workers(num_workers) if hasattr(ds, "source") else 0
-    return {"num_workers": n, "persistent_workers": n > 0}
-
-
-def param_groups(model: torch.nn.Module, cfg: TextConfig) -> list[dict]:
-    """Embedding and the rest; a frozen embedding stays frozen for every epoch (``--freeze-embeddings``)."""
-    emb = [model.embedding.weight]
-    rest = [p for n, p in model.named_parameters() if not n.startswith("embedding.")]
-    frozen = cfg.epochs if cfg.freeze_embeddings and cfg.embeddings else 0
-    return [{"name": "embedding", "params": emb, "frozen_epochs": frozen}, {"name": "rnn", "params": rest}]
-
-
 def read_inputs(run: Path, cfg: TextConfig, resumed: bool, is_main: bool) -> TextData:
     """Read the data, split it (or reuse the saved split when ``resumed``) and, on rank 0 of a new run,
     write ``manifest.csv``, ``skipped.csv`` and ``classes.json`` (``split.csv`` is written by the split).
@@ -230,42 +191,6 @@ def _with_no_errors(loader):
         yield inputs, positions, [""] * len(positions)
 
 
-def describe_rnn(cfg: TextConfig, folder: Path, data: TextData, is_main: bool, architecture: str) -> ModelMeta:
-    """Vocabulary (saved to ``folder/vocab.json`` on rank 0), datasets, pretrained vectors and the
-    ``model.json`` of a recurrent model; the max length from the data unless ``--max-length``."""
-    data.vocab = Vocab.build(data.corpus.iter_texts(data.parts["train"]), cfg.min_freq, cfg.max_vocab)
-    if is_main:
-        folder.mkdir(parents=True, exist_ok=True)
-        data.vocab.save(folder / rf.VOCAB)
-    data.datasets, max_length = tm.rnn_datasets(cfg, data, cfg.max_length, cfg.truncation)
-    coverage = None
-    data.matrix = None
-    if cfg.embeddings:
-        data.matrix, found = embedding_matrix(data.vocab, cfg.embeddings, seed=cfg.seed)
-        coverage = found.as_dict()
-        say(cfg, f"embeddings {cfg.embeddings}: {coverage['found']}/{coverage['total']} vocabulary tokens found "
-                 f"({100 * coverage['fraction']:.1f}%), {'frozen' if cfg.freeze_embeddings else 'fine-tuned'}")
-    return tm.rnn_meta(cfg, data, architecture, max_length, coverage)
-
-
-def build_rnn(meta: ModelMeta, data: TextData) -> torch.nn.Module:
-    """The untrained recurrent model of ``meta``, with the pretrained vectors copied in."""
-    model = create_model(meta.architecture, meta.num_classes, **meta.model_kwargs)
-    if data.matrix is not None:
-        with torch.no_grad():
-            model.embedding.weight.copy_(data.matrix)
-    return model
-
-
-def fit_rnn(cfg: TextConfig, folder: Path, data: TextData, model: torch.nn.Module, *, resume: bool = False,
-            on_best=None):
-    """Train a recurrent model on the data's train/val datasets (``engine.trainer.fit`` into ``folder``)."""
-    info = dist_info()
-    return fit(model, train_loader(data.datasets["train"], cfg, info.rank, info.world_size),
-               val_loader(data.datasets["val"], 2 * cfg.batch_size, cfg.num_workers), cfg, folder,
-               param_groups=param_groups(model, cfg), resume=resume, on_best=on_best)
-
-
 @dataclass(frozen=True)
 class TextAdapter:
     """The text task for :mod:`classifykit.tasks.pipeline` (see :class:`~classifykit.tasks.adapter.TaskAdapter`)."""
@@ -305,7 +230,7 @@ class TextAdapter:
         if cfg.model in tm.ENCODER_FAMILY:
             data.encoder = tm.encoder_parts(cfg, data, run, cfg.model)
             return data.encoder.meta
-        return describe_rnn(cfg, run, data, is_main, cfg.model)
+        return tm.describe_rnn(cfg, run, data, is_main, cfg.model)
 
     def resume(self, cfg: TextConfig, run: Path, data: TextData, meta: ModelMeta) -> None:
         if tm.family(meta) != "rnn" or cfg.model not in tm.RNN_FAMILY:
@@ -319,7 +244,7 @@ class TextAdapter:
             return data.fitted[0]
         if data.encoder is not None:
             return data.encoder.model
-        return build_rnn(meta, data)
+        return tm.build_rnn(meta, data)
 
     def fit(self, cfg: TextConfig, run: Path, data: TextData, meta: ModelMeta, model: torch.nn.Module, *,
             resume: bool, on_best):
@@ -329,7 +254,7 @@ class TextAdapter:
             result = tm.fit_encoder_into(cfg, data.encoder, run, on_best=on_best)
             on_best(result.best_epoch, result.best_val_acc)
             return result
-        return fit_rnn(cfg, run, data, model, resume=resume, on_best=on_best)
+        return tm.fit_rnn(cfg, run, data, model, resume=resume, on_best=on_best)
 
     def eval_set(self, run: Path, cfg: TextConfig, meta: ModelMeta, data: str | None, *, batch_size: int,
                  num_workers: int, device, cache=None) -> EvalSet:

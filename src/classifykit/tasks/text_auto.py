@@ -104,12 +104,10 @@ def estimate_rnn_seconds(model: torch.nn.Module, data, cfg: TextConfig, device: 
     """Estimated training seconds of a recurrent model: the median of :data:`PROBE_STEPS` timed training
     steps on real batches (after one untimed) × steps per epoch × epochs, plus a val pass per epoch
     (a forward costs about a third of a training step). ``model`` is not changed (a copy is probed)."""
-    from classifykit.tasks.text import train_loader
-
     configure_cpu_threads(device, cfg.threads, 0)
     probe = copy.deepcopy(model).to(device).train()
     optimizer = torch.optim.AdamW(probe.parameters(), lr=0.0)
-    loader = train_loader(data.datasets["train"], cfg, 0, 1)
+    loader = tm.train_loader(data.datasets["train"], cfg, 0, 1)
     dtype = train_amp_dtype(device, cfg.amp, cfg.cpu_bf16)
     times = []
     for inputs, targets in itertools.islice(iter(loader), PROBE_STEPS + 1):
@@ -190,14 +188,12 @@ def encoder_candidate(cfg: TextConfig, run: Path, data, remaining: float, device
 
 def rnn_candidate(cfg: TextConfig, run: Path, data, remaining: float, device) -> Candidate | str:
     """Train the BiLSTM candidate, or return why it was skipped."""
-    from classifykit.tasks.text import build_rnn, describe_rnn, fit_rnn
-
     rcfg = rnn_config(cfg)
     folder = run / CANDIDATES_DIR / "lstm"
     start = time.perf_counter()
-    meta = describe_rnn(rcfg, folder, data, True, "lstm")
+    meta = tm.describe_rnn(rcfg, folder, data, True, "lstm")
     seed_everything(cfg.seed, cfg.deterministic)
-    model = build_rnn(meta, data)
+    model = tm.build_rnn(meta, data)
     estimate = estimate_rnn_seconds(model, data, rcfg, device) + time.perf_counter() - start
     threads = torch.get_num_threads()
     if estimate > remaining:
@@ -206,7 +202,7 @@ def rnn_candidate(cfg: TextConfig, run: Path, data, remaining: float, device) ->
     say(cfg, f"lstm (BiLSTM{' over ' + rcfg.embeddings if rcfg.embeddings else ''}, {rcfg.epochs} epochs, max "
              f"{meta.max_length} tokens, {rcfg.truncation}): estimated {estimate:.0f} s at {threads} "
              f"thread{'s' * (threads > 1)}", summary=True)
-    result = fit_rnn(rcfg, folder, data, model)
+    result = tm.fit_rnn(rcfg, folder, data, model)
     return _finish(rcfg, "lstm", folder, meta, result, time.perf_counter() - start, data, device)
 
 

@@ -22,13 +22,21 @@ from torch.utils.data import DataLoader
 from classifykit import runfolder as rf
 from classifykit.config import TextConfig
 from classifykit.engine.checkpoint import save_weights
-from classifykit.engine.trainer import FitResult
+from classifykit.engine.distributed import dist_info
+from classifykit.engine.sampling import distributed_sampler
+from classifykit.engine.trainer import FitResult, fit
 from classifykit.models.meta import ModelMeta
+from classifykit.models.registry import create_model
 from classifykit.tasks.common import say
+from classifykit.text.dataset import pad_collate
+from classifykit.text.embeddings import embedding_matrix
+from classifykit.text.sampler import BucketBatchSampler
+from classifykit.text.vocab import Vocab
 from classifykit.text.truncation import WARN_SHARE, default_max_length, truncated_count, truncation_warning
 
 RNN_FAMILY = ("lstm", "gru")
 ENCODER_FAMILY = ("minilm", "hf-encoder")
+POOL_BATCHES = 100  # batches per length-sorting pool (see text.sampler)
 LAZY_LENGTH_SAMPLE = 2000  # texts tokenized to choose the max length of an indexed (larger-than-memory) corpus
 
 
@@ -96,6 +104,73 @@ def rnn_meta(cfg: TextConfig, data, architecture: str, max_length: int, coverage
                      max_length=max_length, embeddings=coverage, extra={"truncation": cfg.truncation})
 
 
+def train_loader(ds, cfg: TextConfig, rank: int, world_size: int) -> DataLoader:
+    """Length-bucketed (or, with ``--no-bucket``, plain random) batches of ``cfg.batch_size`` per process."""
+    sampler = BucketBatchSampler(ds.lengths, cfg.batch_size, seed=cfg.seed,
+                                 pool_batches=POOL_BATCHES if cfg.bucket else 1,
+                                 num_replicas=world_size, rank=rank)
+    return DataLoader(ds, batch_sampler=sampler, collate_fn=pad_collate, **_workers(ds, cfg.num_workers))
+
+
+def val_loader(ds, batch_size: int, num_workers: int = 0) -> DataLoader:
+    """Batches in dataset order; each torchrun process gets its share (validation inside ``fit``)."""
+    sampler = distributed_sampler(ds, shuffle=False)
+    return DataLoader(ds, batch_size=batch_size, sampler=sampler, collate_fn=pad_collate, **_workers(ds, num_workers))
+
+
+def _workers(ds, num_workers: int) -> dict:
+    # Encoded in-memory texts cost nothing to fetch: worker processes would only add start-up time.
+    # Indexed corpora read and tokenize in __getitem__, so they get workers.
+    from classifykit.data.dataset import resolve_num_workers
+
+    n = resolve_num_workers(num_workers) if hasattr(ds, "source") else 0
+    return {"num_workers": n, "persistent_workers": n > 0}
+
+
+def param_groups(model: torch.nn.Module, cfg: TextConfig) -> list[dict]:
+    """Embedding and the rest; a frozen embedding stays frozen for every epoch (``--freeze-embeddings``)."""
+    emb = [model.embedding.weight]
+    rest = [p for n, p in model.named_parameters() if not n.startswith("embedding.")]
+    frozen = cfg.epochs if cfg.freeze_embeddings and cfg.embeddings else 0
+    return [{"name": "embedding", "params": emb, "frozen_epochs": frozen}, {"name": "rnn", "params": rest}]
+
+
+def describe_rnn(cfg: TextConfig, folder: Path, data, is_main: bool, architecture: str) -> ModelMeta:
+    """Vocabulary (saved to ``folder/vocab.json`` on rank 0), datasets, pretrained vectors and the
+    ``model.json`` of a recurrent model; the max length from the data unless ``--max-length``."""
+    data.vocab = Vocab.build(data.corpus.iter_texts(data.parts["train"]), cfg.min_freq, cfg.max_vocab)
+    if is_main:
+        folder.mkdir(parents=True, exist_ok=True)
+        data.vocab.save(folder / rf.VOCAB)
+    data.datasets, max_length = rnn_datasets(cfg, data, cfg.max_length, cfg.truncation)
+    coverage = None
+    data.matrix = None
+    if cfg.embeddings:
+        data.matrix, found = embedding_matrix(data.vocab, cfg.embeddings, seed=cfg.seed)
+        coverage = found.as_dict()
+        say(cfg, f"embeddings {cfg.embeddings}: {coverage['found']}/{coverage['total']} vocabulary tokens found "
+                 f"({100 * coverage['fraction']:.1f}%), {'frozen' if cfg.freeze_embeddings else 'fine-tuned'}")
+    return rnn_meta(cfg, data, architecture, max_length, coverage)
+
+
+def build_rnn(meta: ModelMeta, data) -> torch.nn.Module:
+    """The untrained recurrent model of ``meta``, with the pretrained vectors copied in."""
+    model = create_model(meta.architecture, meta.num_classes, **meta.model_kwargs)
+    if data.matrix is not None:
+        with torch.no_grad():
+            model.embedding.weight.copy_(data.matrix)
+    return model
+
+
+def fit_rnn(cfg: TextConfig, folder: Path, data, model: torch.nn.Module, *, resume: bool = False,
+            on_best=None):
+    """Train a recurrent model on the data's train/val datasets (``engine.trainer.fit`` into ``folder``)."""
+    info = dist_info()
+    return fit(model, train_loader(data.datasets["train"], cfg, info.rank, info.world_size),
+               val_loader(data.datasets["val"], 2 * cfg.batch_size, cfg.num_workers), cfg, folder,
+               param_groups=param_groups(model, cfg), resume=resume, on_best=on_best)
+
+
 # --- n-gram ----------------------------------------------------------------------------------------
 
 def fit_ngram_into(cfg: TextConfig, data, folder: Path) -> tuple[ModelMeta, torch.nn.Module, FitResult]:
@@ -139,7 +214,6 @@ def encoder_parts(cfg: TextConfig, data, folder: Path, architecture: str) -> Enc
     Raises:
         ClassifykitError: no encoder folder or package (the message names the fix).
     """
-    from classifykit.models.registry import create_model
     from classifykit.models.text_encoder import ENCODER_FILES_DIR, encoder_meta, saved_model_kwargs, source_folder
     from classifykit.text.hf_tokenize import (EncodedIdsDataset, HFTokenizer, copy_tokenizer_files, max_length_from_data,
                                               token_lengths)
@@ -179,10 +253,7 @@ def encoder_config(cfg: TextConfig) -> TextConfig:
 
 def encoder_loaders(cfg: TextConfig, parts: EncoderParts) -> tuple[DataLoader, DataLoader]:
     """Length-bucketed train batches and in-order val batches of ``(input_ids, attention_mask)``."""
-    from classifykit.engine.distributed import dist_info
-    from classifykit.engine.sampling import distributed_sampler
     from classifykit.text.hf_tokenize import PadCollate
-    from classifykit.text.sampler import BucketBatchSampler
 
     info, ecfg = dist_info(), encoder_config(cfg)
     train, val = parts.datasets["train"], parts.datasets["val"]
@@ -198,7 +269,6 @@ def fit_encoder_into(cfg: TextConfig, parts: EncoderParts, folder: Path, *, on_b
     """Fine-tune (``FINETUNE_RECIPE``, encoder LR 5e-5, head 1e-3) or, with ``--freeze-encoder``, train
     the head on cached features; ``folder/model.safetensors`` ends with the best full model."""
     from classifykit.engine.device import select_device
-    from classifykit.engine.trainer import fit
     from classifykit.models.encoder_fit import finetune_param_groups, fit_frozen_head
 
     ecfg = encoder_config(cfg)
@@ -233,7 +303,6 @@ def texts_loader(folder: Path, meta: ModelMeta, texts: list[str], targets: np.nd
         ds = EncodedIdsDataset.from_texts(texts, targets, tokenizer)
         return DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=PadCollate(tokenizer.pad_id))
     from classifykit.text.inference import text_loader
-    from classifykit.text.vocab import Vocab
 
     vocab = Vocab.load(folder / (meta.vocab or rf.VOCAB))
     return text_loader(texts, vocab, meta.max_length, targets, batch_size, truncation=meta.extra.get("truncation", "head"))
