@@ -31,7 +31,7 @@ def _table(path, n=80):
 def _cfg(tmp_path, **kw):
     values = dict(data=str(_table(tmp_path / "reviews.csv")), runs_dir=str(tmp_path / "runs"), name="r",
                   epochs=4, batch_size=16, embed_dim=8, hidden_size=8, lr=0.03, min_freq=1, max_length=6,
-                  quiet=True, device="cpu", num_workers=0, patience=0)
+                  quiet=True, device="cpu", num_workers=0, patience=0, model="lstm")
     values.update(kw)
     return TextConfig(**values)
 

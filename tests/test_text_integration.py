@@ -26,7 +26,7 @@ def test_short_real_run(tmp_path):
         w.writerows([rows[i]["text"], rows[i]["label"]] for i in sorted(keep))
     cfg = TextConfig(data=str(subset), runs_dir=str(tmp_path / "runs"), name="rt", embeddings="glove-6b-50d",
                      hidden_size=32, dropout=0.3, pooling="max", min_freq=1, max_length=40, epochs=3,
-                     batch_size=64, lr=3e-3, weight_decay=0.0, patience=0, quiet=True, device="cpu", num_workers=0)
+                     batch_size=64, lr=3e-3, weight_decay=0.0, patience=0, quiet=True, device="cpu", num_workers=0, model="lstm")
     run = train_text(cfg)
     meta = read_json(run / rf.MODEL_META)
     assert meta["embeddings"]["fraction"] > 0.9  # GloVe 6B knows nearly every word of these reviews

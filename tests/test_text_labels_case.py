@@ -55,7 +55,7 @@ def test_train_text_prints_the_warning_once(tmp_path, capsys):
             w.writerow(["good great film" if i % 2 else "bad awful film", "pos" if i % 2 else "neg"])
         w.writerows([["lovely film", "Pos"], ["superb film", "Pos"], ["fine film", "Pos"]])
     cfg = TextConfig(data=str(data), runs_dir=str(tmp_path / "runs"), name="r", epochs=1, batch_size=16, embed_dim=8,
-                     hidden_size=8, min_freq=1, max_length=6, device="cpu", num_workers=0)
+                     hidden_size=8, min_freq=1, max_length=6, device="cpu", num_workers=0, model="lstm")
     run = train_text(cfg)
     out = capsys.readouterr().err  # a data warning: on stderr
     warning = ("warning: labels 'Pos' (3 rows) and 'pos' (30 rows) differ only in case; they are separate classes. "

@@ -92,6 +92,8 @@ _CLIP = (lambda v: v > 0, "above 0 (e.g. 1.0), or none to turn clipping off")
 # The cells and poolings of models.rnn (tested equal; listed here so --help needs no torch import).
 RNN_CELLS = ("lstm", "gru")
 RNN_POOLINGS = ("last", "mean", "max")
+TEXT_MODELS = ("auto", "lstm", "gru", "ngram", "minilm", "hf-encoder")
+TRUNCATIONS = ("head", "head_tail")  # text.truncation.TRUNCATIONS (tested equal)
 
 
 @dataclass
@@ -229,7 +231,18 @@ class TextConfig(DataConfig, TrainConfig):
 
     TASK: typing.ClassVar[str] = "text"
 
-    rnn: str = _f("lstm", "lstm or gru.", choices=RNN_CELLS)
+    model: str = _f("auto", "auto (the n-gram model, then the neural models that fit the data and --time-budget; the "
+                            "best on val wins), lstm, gru, ngram (tf-idf word and character n-grams + logistic "
+                            "regression), minilm (all-MiniLM-L6-v2, fine-tuned) or hf-encoder (--encoder DIR).",
+                    choices=TEXT_MODELS)
+    rnn: str | None = _f(None, "Deprecated: use --model lstm or --model gru.", choices=RNN_CELLS)
+    encoder: str | None = _f(None, "A Hugging Face encoder folder (config.json, model.safetensors, tokenizer.json) for "
+                                   "--model hf-encoder, or the encoder --model auto tries instead of MiniLM.")
+    freeze_encoder: bool = _f(False, "Train only a linear head on the encoder's cached features (fast) instead of "
+                                     "fine-tuning it.")
+    time_budget: float = _f(900.0, "--model auto: seconds the neural candidates may take in all; a candidate whose "
+                                   "estimated time does not fit what is left is skipped.",
+                            check=(lambda v: v > 0, "above 0 (seconds)"))
     clip_grad_norm: float | None = _f(RNN_CLIP_GRAD_NORM, "Clip gradients to this global L2 norm (recurrent models want it); "
                                                           "none turns clipping off.", check=_CLIP)
     embed_dim: int = _f(100, "Embedding size (overridden by --embeddings' size).", check=(_at_least(1), "at least 1"))
@@ -243,7 +256,10 @@ class TextConfig(DataConfig, TrainConfig):
     min_freq: int = _f(2, "Vocabulary: minimum token count.", check=(_at_least(1), "at least 1"))
     max_vocab: int = _f(50000, "Vocabulary: maximum size including <pad> and <unk>.",
                         check=(_at_least(3), "at least 3 (<pad>, <unk> and one word)"))
-    max_length: int = _f(256, "Truncate texts to this many tokens.", check=(_at_least(1), "at least 1"))
+    max_length: int | None = _f(None, "Cut texts to this many tokens; default: from the training texts (95th "
+                                      "percentile, at most 1024; encoders at most 256).", check=(_at_least(1), "at least 1"))
+    truncation: str = _f("head_tail", "How a longer text is cut: head (its first tokens) or head_tail (first quarter "
+                                      "from its start, the rest from its end).", choices=TRUNCATIONS)
     bucket: bool = _f(True, "Length-bucketed batches (sort by length within shuffled chunks).")
 
     def check_together(self) -> None:
@@ -253,6 +269,12 @@ class TextConfig(DataConfig, TrainConfig):
         if self.val_ratio == 0:
             raise ClassifykitError("--val-ratio 0: training keeps the epoch with the best val accuracy, so it needs a val "
                                    "split; give --val-ratio above 0 (default 0.15).")
+        if self.rnn is not None and self.model not in ("auto", self.rnn):
+            raise ClassifykitError(f"--rnn {self.rnn} and --model {self.model} disagree; --rnn is deprecated, give "
+                                   f"--model {self.rnn} alone.")
+        if self.model == "hf-encoder" and not self.encoder:
+            raise ClassifykitError("--model hf-encoder needs --encoder DIR: a Hugging Face model folder "
+                                   "(config.json, model.safetensors, tokenizer.json).")
         if self.text_column is not None and self.text_column == self.label_column:
             raise ClassifykitError(f"--text-column {self.text_column} and --label-column {self.label_column} name the "
                                    "same column; the labels must be in a column of their own.")

@@ -17,9 +17,11 @@ def _train_text(cfg: TextConfig, resume: str | None = None, nproc: int | None = 
     """Train a text classifier on a CSV/TSV/JSONL table or a folder with one subfolder of .txt files per class.
 
     Reads and checks every text (skipped ones listed in skipped.csv), splits train/val/test
-    (stratified, seeded), builds the vocabulary from the training split, trains a (Bi)LSTM with
-    gradient clipping over length-bucketed, packed batches, evaluates the best model on the test
-    split and writes the run folder.
+    (stratified, seeded) and trains --model: auto (default) fits the n-gram model, then the neural
+    models that fit --time-budget (fine-tuned MiniLM for texts up to ~256 tokens, a BiLSTM), and keeps
+    the best on val (candidates.json lists them all); lstm/gru train the classic recurrent recipe;
+    ngram, minilm or hf-encoder (--encoder DIR) one model. Evaluates the best model on the test split
+    and writes the run folder.
     """
     # --nproc N > 1 was handled before typer ran (classifykit.cli.main re-executes under torchrun).
     from classifykit.tasks import pipeline

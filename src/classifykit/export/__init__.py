@@ -20,7 +20,7 @@ import torch
 from classifykit import runfolder as rf
 from classifykit.errors import ClassifykitError
 from classifykit.export.inputs import example_inputs
-from classifykit.export.signature import describe, signature_of
+from classifykit.export.signature import describe, flat_meta, signature_of
 from classifykit.export.to_onnx import DEFAULT_OPSET, OnnxRunner, check_opset, export_onnx
 from classifykit.export.to_torchscript import TorchScriptRunner, export_torchscript
 from classifykit.export.verify import DEFAULT_ATOL, DEFAULT_RTOL, Check, compare
@@ -77,7 +77,11 @@ def _write_sidecars(run: Path, out: Path, meta: dict, fmt: str, entry: dict) -> 
     if meta_extra(meta, "encoder"):
         from classifykit.text.hf_tokenize import copy_tokenizer_files
 
-        copy_tokenizer_files(run / meta_extra(meta, "encoder")["files"], out.parent / meta_extra(meta, "encoder")["files"])
+        copy_tokenizer_files(run / meta["encoder"]["files"], out.parent / meta["encoder"]["files"])
+    if meta.get("featurizer"):  # the n-gram model's ngram.json
+        src, dst = run / meta["featurizer"], out.parent / meta["featurizer"]
+        if src.resolve() != dst.resolve():
+            shutil.copyfile(src, dst)
     if meta.get("vocab"):
         from classifykit.text.tokenize import build_tokenizer
         from classifykit.text.vocab import UNK, Vocab
@@ -167,7 +171,7 @@ def export_model(run_dir: str | os.PathLike, fmt: str, out: str | os.PathLike | 
         check_opset(opset)
     run = Path(run_dir)
     model, saved = load_saved_model(run)
-    meta = saved.to_dict()
+    meta = flat_meta(saved.to_dict())
     if meta.get("vocab") and not (run / meta["vocab"]).is_file():
         raise ClassifykitError(f"{run / meta['vocab']}: missing, but {run / rf.MODEL_META} names it; "
                                "a text model cannot be used without its vocabulary.")

@@ -40,12 +40,17 @@ def _text_inputs(run: Path, meta: dict, n: int) -> tuple[torch.Tensor, torch.Ten
     if not items or not (run / rf.MANIFEST).is_file():
         return None
     texts = [r["text"] for r in read_csv_rows(run / rf.MANIFEST) if r["row"] in items]
-    if meta_extra(meta, "encoder"):
+    if meta.get("architecture") == "ngram":
+        from classifykit.text.ngram import FILE_NAME, NgramFeaturizer
+
+        return NgramFeaturizer.load(run / (meta.get("featurizer") or FILE_NAME)).transform(texts)
+    if meta.get("encoder"):
         from classifykit.text.hf_tokenize import load_run_tokenizer
 
         return load_run_tokenizer(run, meta).encode(texts)
     vocab = Vocab.load(run / (meta.get("vocab") or rf.VOCAB))
-    ids = vocab.encode(texts, _saved_config(run).get("max_length"))
+    ids = vocab.encode(texts, meta.get("max_length") or _saved_config(run).get("max_length"),
+                       meta.get("truncation") or "head")
     (batch_ids, lengths), _ = pad_collate([(torch.from_numpy(a), 0) for a in ids])
     return batch_ids, lengths
 
@@ -85,6 +90,14 @@ def _random_inputs(run: Path, meta: dict, n: int) -> tuple[torch.Tensor, ...]:
     if meta["task"] == "image":
         size = meta["input_size"]
         return (torch.randn(n, meta.get("in_chans") or 3, size, size, generator=g),)
+    if meta.get("architecture") == "ngram":  # tf-idf columns with weights in (0, 1), pads 0 after each row's count
+        t = 4 * n
+        counts = torch.linspace(t, 1, n).round().long()
+        pad = torch.arange(t)[None, :] >= counts[:, None]
+        ids = torch.randint(0, int(meta["model_kwargs"]["num_features"]), (n, t), generator=g)
+        weights = torch.rand(n, t, generator=g)
+        ids[pad], weights[pad] = 0, 0.0
+        return ids, weights
     # An encoder's position embeddings end at max_length (at most max_position_embeddings).
     t = min(4 * n, int(meta["max_length"])) if meta_extra(meta, "encoder") else 4 * n
     lengths = torch.linspace(t, 1, n).round().long()
@@ -105,8 +118,9 @@ def example_inputs(run_dir: str | Path, meta: dict, n: int = 8) -> tuple[tuple[t
     """Up to ``n`` inputs for ``forward`` and a note of where they came from.
 
     Returns:
-        ``((images B×C×H×W float32,), note)``, ``((ids B×T int64, lengths B int64), note)`` or, for an
-        encoder run, ``((input_ids B×T int64, attention_mask B×T int64), note)``;
+        ``((images B×C×H×W float32,), note)``, ``((ids B×T int64, lengths B int64), note)``, for an
+        encoder run ``((input_ids B×T int64, attention_mask B×T int64), note)``, for an n-gram run
+        ``((ids B×T int64, weights B×T float32), note)``; ``meta``: see ``signature.flat_meta``;
         note is ``"<B> test-split items"`` or ``"<B> random inputs (...)"``.
     """
     run = Path(run_dir)

@@ -11,8 +11,11 @@ a serving stack can feed an export without reading classifykit's code:
   int64 ``batch×seq`` (the run's own tokenizer, ``encoder/tokenizer.json``, padded with
   ``encoder.pad_id``) and ``attention_mask`` int64 ``batch×seq`` (1 = token, 0 = pad) -> ``logits``
   float32 ``batch×K``; the Hugging Face names, so a ``tokenizers`` encoding feeds it directly.
+- ngram (a text run of the n-gram model, ``architecture`` ``ngram``): ``ids`` int64 ``batch×seq``
+  (tf-idf feature columns of the run's ``ngram.json``, padded with 0) and ``weights`` float32
+  ``batch×seq`` (their tf-idf values, 0 at pads) -> ``logits`` float32 ``batch×K``.
 
-Functions take a *signature* name, ``"image"``, ``"text"`` or ``"encoder"`` (:func:`signature_of`).
+Functions take a *signature* name, ``"image"``, ``"text"``, ``"encoder"`` or ``"ngram"`` (:func:`signature_of`).
 """
 
 from __future__ import annotations
@@ -23,17 +26,29 @@ OUTPUT = "logits"
 
 
 ENCODER_INPUTS = ["input_ids", "attention_mask"]
+NGRAM_INPUTS = ["ids", "weights"]
+
+
+def flat_meta(meta: dict) -> dict:
+    """A ``model.json`` body with its ``extra`` fields (``encoder``, ``featurizer``) also at the top level,
+    where export reads them (schema-1 files and exports wrote ``encoder`` there)."""
+    return {**(meta.get("extra") or {}), **meta}
 
 
 def signature_of(meta: dict) -> str:
-    """The signature of a run's model: ``"encoder"`` when ``model.json`` has ``encoder``, else its ``task``."""
-    return "encoder" if meta_extra(meta, "encoder") else meta["task"]
+    """The signature of a run's model: ``"ngram"`` for the n-gram model, ``"encoder"`` when ``model.json``
+    has ``encoder`` (top level or in ``extra``), else its ``task``."""
+    if meta.get("architecture") == "ngram":
+        return "ngram"
+    return "encoder" if flat_meta(meta).get("encoder") else meta["task"]
 
 
 def input_names(task: str) -> list[str]:
-    """Model input names in ``forward`` argument order for signature ``task`` (image, text or encoder)."""
+    """Model input names in ``forward`` argument order for signature ``task`` (image, text, encoder or ngram)."""
     if task == "encoder":
         return list(ENCODER_INPUTS)
+    if task == "ngram":
+        return list(NGRAM_INPUTS)
     return ["images"] if task == "image" else ["ids", "lengths"]
 
 
@@ -41,8 +56,8 @@ def dynamic_axes(task: str) -> dict[str, dict[int, str]]:
     """ONNX ``dynamic_axes``: the batch axis everywhere, and the sequence axis of text ``ids`` / encoder inputs."""
     if task == "image":
         return {"images": {0: "batch"}, OUTPUT: {0: "batch"}}
-    if task == "encoder":
-        return {**{name: {0: "batch", 1: "seq"} for name in ENCODER_INPUTS}, OUTPUT: {0: "batch"}}
+    if task in ("encoder", "ngram"):
+        return {**{name: {0: "batch", 1: "seq"} for name in input_names(task)}, OUTPUT: {0: "batch"}}
     return {"ids": {0: "batch", 1: "seq"}, "lengths": {0: "batch"}, OUTPUT: {0: "batch"}}
 
 
@@ -54,6 +69,9 @@ def describe(meta: dict) -> dict:
         inputs = [{"name": "images", "dtype": "float32", "shape": ["batch", meta.get("in_chans") or 3, size, size]}]
     elif signature_of(meta) == "encoder":
         inputs = [{"name": name, "dtype": "int64", "shape": ["batch", "seq"]} for name in ENCODER_INPUTS]
+    elif signature_of(meta) == "ngram":
+        inputs = [{"name": "ids", "dtype": "int64", "shape": ["batch", "seq"]},
+                  {"name": "weights", "dtype": "float32", "shape": ["batch", "seq"]}]
     else:
         inputs = [{"name": "ids", "dtype": "int64", "shape": ["batch", "seq"]},
                   {"name": "lengths", "dtype": "int64", "shape": ["batch"]}]

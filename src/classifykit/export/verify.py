@@ -4,7 +4,8 @@ Three batches are checked, so a graph whose shapes were frozen at trace time fai
 the full example batch (``B`` rows), a smaller batch in reverse order (``B-1`` rows) and a single row.
 For text the smaller batches drop the longest rows and are trimmed to their own longest length, so
 they also have a shorter sequence axis, and the reversal reorders the lengths that packing sorts by.
-Encoder inputs ``(input_ids, attention_mask)`` are cut the same way, by each row's mask sum.
+Encoder inputs ``(input_ids, attention_mask)`` are cut the same way, by each row's mask sum, and
+n-gram inputs ``(ids, weights)`` by each row's count of non-zero weights (at least 1: an empty text is one pad).
 """
 
 from __future__ import annotations
@@ -44,21 +45,26 @@ def verification_batches(example: tuple[torch.Tensor, ...], task: str) -> list[t
     """The batches to compare on, derived from ``example`` (see module docstring); duplicates dropped.
 
     Args:
-        example: images ``(B×C×H×W,)``, text ``(ids B×T, lengths B)`` or encoder
-            ``(input_ids B×T, attention_mask B×T)`` (signature ``task``).
+        example: images ``(B×C×H×W,)``, text ``(ids B×T, lengths B)``, encoder
+            ``(input_ids B×T, attention_mask B×T)`` or ngram ``(ids B×T, weights B×T)`` (signature ``task``).
     """
     if task == "image":
         (x,) = example
         batches = [(x,), (x[:-1].flip(0),), (x[:1],)]
     else:
         ids, second = example
-        lengths = second.sum(1) if task == "encoder" else second
+        if task == "encoder":
+            lengths = second.sum(1)
+        elif task == "ngram":
+            lengths = (second != 0).sum(1).clamp(min=1)
+        else:
+            lengths = second
         order = torch.argsort(lengths, stable=True)  # shortest first
         batches = [(ids, second)]
         for rows in (order[:-1].flip(0), order[:1]):
             if len(rows):
                 t = int(lengths[rows].max())
-                cut = second[rows, :t] if task == "encoder" else second[rows]
+                cut = second[rows, :t] if task in ("encoder", "ngram") else second[rows]
                 batches.append((ids[rows, :t].contiguous(), cut.contiguous()))
     seen, unique = set(), []
     for b in batches:

@@ -66,7 +66,7 @@ def demo_images(*, per_class: int = 2000, out: str = "data/fashion-mnist-demo", 
 # 76.5-79.4%, n=3202) in 180 s; with 5 epochs 77.7%, with dropout 0.5 and 6 epochs 77.8%.
 # cpu_bf16 (bfloat16 autocast on CPUs with native bf16): 78.0% vs 78.1% in float32, same seed,
 # 3,150 vs 2,200 samples/s with 1 thread (30 Nov 2026).
-TEXT_DEMO_RECIPE = {"embeddings": "glove-6b-50d", "rnn": "lstm", "bidirectional": True, "hidden_size": 128,
+TEXT_DEMO_RECIPE = {"embeddings": "glove-6b-50d", "model": "lstm", "truncation": "head", "bidirectional": True, "hidden_size": 128,
                "dropout": 0.4, "pooling": "max", "min_freq": 1, "max_length": 100, "epochs": 8,
                "batch_size": 64, "lr": 3e-3, "weight_decay": 0.0, "patience": 0, "cpu_bf16": True}
 

@@ -146,7 +146,9 @@ def evaluate(run: str | Path, data: str | None = None, *, batch_size: int = 256,
     items = adapter.eval_set(run, cfg, meta, data, batch_size=batch_size, num_workers=num_workers, device=dev,
                              cache=cache if data is None else None)
     if data is None:
-        out_dir, split = run, "test"
+        from classifykit.tasks.text_auto import with_candidates
+
+        out_dir, split, extra = run, "test", with_candidates(run, extra)
     else:
         out_dir, split = run / f"eval-{Path(data).stem or 'data'}", f"data:{Path(data).name}"
         out_dir.mkdir(exist_ok=True)

@@ -1,10 +1,12 @@
-"""The text task's adapter: a table or folder of texts -> manifest + skipped -> split -> vocabulary ->
-(Bi)LSTM -> fit, and texts, files or stdin -> predict batches.
+"""The text task's adapter: a table or folder of texts -> manifest + skipped -> split -> ``--model``
+(auto: :mod:`classifykit.tasks.text_auto`; lstm/gru, ngram, minilm/hf-encoder:
+:mod:`classifykit.tasks.text_models`) -> fit, and texts, files or stdin -> predict batches.
 
 Only what differs from the image task lives here; :mod:`classifykit.tasks.pipeline` runs the stages.
 The run folder gets ``manifest.csv`` (``row,text,label``), ``skipped.csv``, ``classes.json``,
-``split.csv`` (item = source row), ``vocab.json`` (from the training split only, so val/test words
-the model never saw count as ``<unk>``) and ``model.json``.
+``split.csv`` (item = source row), the model's vocabulary file (``vocab.json`` from the training split
+only, so val/test words the model never saw count as ``<unk>``; ``ngram.json``; ``encoder/``) and
+``model.json``.
 """
 
 from __future__ import annotations
@@ -12,35 +14,27 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from classifykit import runfolder as rf
 from classifykit.config import TextConfig
 from classifykit.data.split import read_split, stratified_split, write_split
 from classifykit.engine.distributed import dist_info
-from classifykit.engine.sampling import distributed_sampler
-from classifykit.engine.trainer import fit
 from classifykit.errors import ClassifykitError
 from classifykit.io import write_csv
 from classifykit.models.meta import ModelMeta
-from classifykit.models.registry import create_model
+from classifykit.tasks import text_models as tm
 from classifykit.tasks.adapter import EvalSet, PredictInputs, register_adapter
 from classifykit.tasks.common import say, small_class_warnings_said, warn, write_classes
 from classifykit.text.corpus import Corpus, load_corpus
-from classifykit.text.dataset import EncodedTextDataset, pad_collate
-from classifykit.text.embeddings import embedding_matrix
 from classifykit.text.labels import LabelTable, case_collision_warnings
-from classifykit.text.sampler import BucketBatchSampler
 from classifykit.text.vocab import Vocab
-
-
-POOL_BATCHES = 100        # batches per length-sorting pool (see text.sampler)
 
 
 @dataclass
@@ -57,6 +51,8 @@ class TextData:
     vocab: Vocab | None = None
     datasets: dict | None = None
     matrix: torch.Tensor | None = None
+    fitted: tuple | None = None  # (model, FitResult) of a model fitted in describe (ngram, auto)
+    encoder: tm.EncoderParts | None = None
     cache: None = None  # texts have no decode cache; the pipeline's test stage passes it on as images do
 
 
@@ -148,37 +144,6 @@ def too_few_to_split(cfg: TextConfig, labels: list[str]) -> str:
             f"(now: {now}).")
 
 
-def train_loader(ds, cfg: TextConfig, rank: int, world_size: int) -> DataLoader:
-    """Length-bucketed (or, with ``--no-bucket``, plain random) batches of ``cfg.batch_size`` per process."""
-    sampler = BucketBatchSampler(ds.lengths, cfg.batch_size, seed=cfg.seed,
-                                 pool_batches=POOL_BATCHES if cfg.bucket else 1,
-                                 num_replicas=world_size, rank=rank)
-    return DataLoader(ds, batch_sampler=sampler, collate_fn=pad_collate, **_workers(ds, cfg.num_workers))
-
-
-def val_loader(ds, batch_size: int, num_workers: int = 0) -> DataLoader:
-    """Batches in dataset order; each torchrun process gets its share (validation inside ``fit``)."""
-    sampler = distributed_sampler(ds, shuffle=False)
-    return DataLoader(ds, batch_size=batch_size, sampler=sampler, collate_fn=pad_collate, **_workers(ds, num_workers))
-
-
-def _workers(ds, num_workers: int) -> dict:
-    # Encoded in-memory texts cost nothing to fetch: worker processes would only add start-up time.
-    # Indexed corpora read and tokenize in __getitem__, so they get workers.
-    from classifykit.data.dataset import resolve_num_workers
-
-    n = resolve_num_workers(num_workers) if hasattr(ds, "source") else 0
-    return {"num_workers": n, "persistent_workers": n > 0}
-
-
-def param_groups(model: torch.nn.Module, cfg: TextConfig) -> list[dict]:
-    """Embedding and the rest; a frozen embedding stays frozen for every epoch (``--freeze-embeddings``)."""
-    emb = [model.embedding.weight]
-    rest = [p for n, p in model.named_parameters() if not n.startswith("embedding.")]
-    frozen = cfg.epochs if cfg.freeze_embeddings and cfg.embeddings else 0
-    return [{"name": "embedding", "params": emb, "frozen_epochs": frozen}, {"name": "rnn", "params": rest}]
-
-
 def read_inputs(run: Path, cfg: TextConfig, resumed: bool, is_main: bool) -> TextData:
     """Read the data, split it (or reuse the saved split when ``resumed``) and, on rank 0 of a new run,
     write ``manifest.csv``, ``skipped.csv`` and ``classes.json`` (``split.csv`` is written by the split).
@@ -192,8 +157,8 @@ def read_inputs(run: Path, cfg: TextConfig, resumed: bool, is_main: bool) -> Tex
         raise ClassifykitError(f"{cfg.data}: no usable text: every record was skipped ({skip_counts(corpus)}; "
                                f"the first is {where}, {reason}).")
     table = LabelTable.from_labels(corpus.labels)
-    for warning in case_collision_warnings(corpus.labels):
-        warn(cfg, warning)
+    for warning in [*case_collision_warnings(corpus.labels), *corpus.label_notes]:
+        warn(cfg, warning if warning.startswith(("warning:", "note:")) else f"note: {warning}")
     targets = table.encode(corpus.labels, str(cfg.data))
     split = make_split(run, cfg, corpus, reuse=resumed)
     parts = {s: np.flatnonzero(split == s) for s in ("train", "val", "test")}
@@ -220,10 +185,10 @@ def blank_lines_note(blank: dict[str, int]) -> str:
     return note if len(counts) == 1 else f"{note} ({', '.join(f'{name} {n}' for name, n in counts.items())})"
 
 
-def _predict_collate(batch: list) -> tuple:
-    """``((ids B×T, lengths B), positions B, errors B)``: usable texts never fail in the model."""
-    inputs, positions = pad_collate(batch)
-    return inputs, positions, [""] * len(batch)
+def _with_no_errors(loader):
+    """``(inputs, positions B, errors B)`` from ``(inputs, positions)`` batches: usable texts never fail in the model."""
+    for inputs, positions in loader:
+        yield inputs, positions, [""] * len(positions)
 
 
 @dataclass(frozen=True)
@@ -236,6 +201,13 @@ class TextAdapter:
     train_command: str = "text"
 
     def start(self, cfg: TextConfig) -> TextConfig:
+        if cfg.rnn is not None:
+            print(f"warning: --rnn is deprecated; use --model {cfg.rnn} (training --model {cfg.rnn}).",
+                  file=sys.stderr, flush=True)
+            cfg = dataclasses.replace(cfg, model=cfg.rnn, rnn=None)
+        if dist_info().world_size > 1 and cfg.model in ("auto", "ngram"):
+            raise ClassifykitError(f"--model {cfg.model} under torchrun (--nproc): the n-gram model is fitted by one "
+                                   "process; use --model lstm, gru, minilm or hf-encoder, or run without --nproc.")
         return absolute_paths(cfg)
 
     def read(self, cfg: TextConfig, run: Path) -> TextData:
@@ -245,64 +217,56 @@ class TextAdapter:
         return read_inputs(run, cfg, resumed=True, is_main=False)
 
     def describe(self, cfg: TextConfig, run: Path, data: TextData, is_main: bool) -> ModelMeta:
-        data.vocab = Vocab.build(data.corpus.iter_texts(data.parts["train"]), cfg.min_freq, cfg.max_vocab)
-        if is_main:
-            data.vocab.save(run / rf.VOCAB)
-        self._datasets(cfg, data)
-        coverage = None
-        if cfg.embeddings:
-            data.matrix, found = embedding_matrix(data.vocab, cfg.embeddings, seed=cfg.seed)
-            coverage = found.as_dict()
-            say(cfg, f"embeddings {cfg.embeddings}: {coverage['found']}/{coverage['total']} vocabulary tokens found "
-                     f"({100 * coverage['fraction']:.1f}%), {'frozen' if cfg.freeze_embeddings else 'fine-tuned'}")
-        kwargs = {"vocab_size": len(data.vocab),
-                  "embed_dim": int(data.matrix.shape[1]) if data.matrix is not None else cfg.embed_dim,
-                  "hidden_size": cfg.hidden_size, "num_layers": cfg.num_layers, "bidirectional": cfg.bidirectional,
-                  "dropout": cfg.dropout, "pooling": cfg.pooling}
-        return ModelMeta(task=self.task, architecture=cfg.rnn, num_classes=len(data.table.classes),
-                         classes=data.table.classes, model_kwargs=kwargs, pretrained=cfg.embeddings, vocab=rf.VOCAB,
-                         max_length=cfg.max_length, embeddings=coverage)
+        if cfg.model == "auto":
+            from classifykit.tasks.text_auto import train_candidates
+
+            meta, model, result = train_candidates(cfg, run, data)
+            data.fitted = (model, result)
+            return meta
+        if cfg.model == "ngram":
+            meta, model, result = tm.fit_ngram_into(cfg, data, run)
+            data.fitted = (model, result)
+            return meta
+        if cfg.model in tm.ENCODER_FAMILY:
+            data.encoder = tm.encoder_parts(cfg, data, run, cfg.model)
+            return data.encoder.meta
+        return tm.describe_rnn(cfg, run, data, is_main, cfg.model)
 
     def resume(self, cfg: TextConfig, run: Path, data: TextData, meta: ModelMeta) -> None:
+        if tm.family(meta) != "rnn" or cfg.model not in tm.RNN_FAMILY:
+            raise ClassifykitError(f"--resume {run}: only --model lstm/gru runs resume (this is a --model {cfg.model} "
+                                   f"run of {meta.architecture}); start a new run.")
         data.vocab = Vocab.load(run / (meta.vocab or rf.VOCAB))
-        self._datasets(cfg, data)
-
-    @staticmethod
-    def _datasets(cfg: TextConfig, data: TextData) -> None:
-        data.datasets = {s: data.corpus.dataset(idx, data.targets[idx], data.vocab, cfg.max_length)
-                         for s, idx in data.parts.items()}
-        train, val = data.datasets["train"], data.datasets["val"]
-        if isinstance(train, EncodedTextDataset):
-            say(cfg, f"vocabulary {len(data.vocab)} tokens (min_freq {cfg.min_freq}); <unk> share: "
-                     f"train {100 * data.vocab.unk_fraction(train.ids):.1f}%, val {100 * data.vocab.unk_fraction(val.ids):.1f}%; "
-                     f"texts truncated to {cfg.max_length} tokens: {int((train.lengths >= cfg.max_length).sum())} in train")
+        data.datasets, _ = tm.rnn_datasets(cfg, data, meta.max_length, meta.extra.get("truncation", "head"))
 
     def build_model(self, cfg: TextConfig, meta: ModelMeta, data: TextData) -> torch.nn.Module:
-        model = create_model(meta.architecture, meta.num_classes, **meta.model_kwargs)
-        if data.matrix is not None:
-            with torch.no_grad():
-                model.embedding.weight.copy_(data.matrix)
-        return model
+        if data.fitted is not None:
+            return data.fitted[0]
+        if data.encoder is not None:
+            return data.encoder.model
+        return tm.build_rnn(meta, data)
 
     def fit(self, cfg: TextConfig, run: Path, data: TextData, meta: ModelMeta, model: torch.nn.Module, *,
             resume: bool, on_best):
-        info = dist_info()
-        return fit(model, train_loader(data.datasets["train"], cfg, info.rank, info.world_size),
-                   val_loader(data.datasets["val"], 2 * cfg.batch_size, cfg.num_workers), cfg, run,
-                   param_groups=param_groups(model, cfg), resume=resume, on_best=on_best)
+        if data.fitted is not None:
+            return data.fitted[1]
+        if data.encoder is not None:
+            result = tm.fit_encoder_into(cfg, data.encoder, run, on_best=on_best)
+            on_best(result.best_epoch, result.best_val_acc)
+            return result
+        return tm.fit_rnn(cfg, run, data, model, resume=resume, on_best=on_best)
 
     def eval_set(self, run: Path, cfg: TextConfig, meta: ModelMeta, data: str | None, *, batch_size: int,
                  num_workers: int, device, cache=None) -> EvalSet:
-        from classifykit.text.inference import labelled_texts, split_texts, text_loader
+        from classifykit.text.inference import labelled_texts, split_texts
 
-        vocab = Vocab.load(run / (meta.vocab or rf.VOCAB))
         skipped: list[tuple[str, str]] = []
         if data is None:
             items, texts, targets = split_texts(run, "test")
         else:
             items, texts, targets, skipped = labelled_texts(data, meta.classes, cfg.encoding, cfg.text_column,
                                                             cfg.label_column)
-        return EvalSet(items, text_loader(texts, vocab, meta.max_length, targets, batch_size), skipped)
+        return EvalSet(items, tm.texts_loader(run, meta, texts, targets, batch_size), skipped)
 
     def predict_inputs(self, run: Path, cfg: TextConfig, meta: ModelMeta, inputs: list[str], texts: list[str],
                        encoding: str | None, *, batch_size: int, num_workers: int, device) -> PredictInputs:
@@ -322,10 +286,8 @@ class TextAdapter:
         problems = [text_problem(text) for _, text in sources]
         errors = ["" if p is None else f"{p}: nothing to classify (training skips such texts too)" for p in problems]
         usable = [i for i, e in enumerate(errors) if not e]
-        vocab = Vocab.load(run / (meta.vocab or rf.VOCAB))
-        ds = EncodedTextDataset.from_texts([sources[i][1] for i in usable], np.asarray(usable, dtype=np.int64), vocab,
-                                           meta.max_length)
-        loader = DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=_predict_collate)
+        loader = _with_no_errors(tm.texts_loader(run, meta, [sources[i][1] for i in usable],
+                                                 np.asarray(usable, dtype=np.int64), batch_size))
         notes = [blank_lines_note(blank)] if sum(blank.values()) else []
         return PredictInputs([[where, text] for where, text in sources], errors, loader, notes)
 
