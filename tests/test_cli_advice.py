@@ -21,9 +21,6 @@ OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 # Flags of other programs that messages quote whole commands of, and the ``--no-`` prefix of flags.
 FOREIGN = {"--nproc-per-node", "--standalone", "--no-deps", "--logdir", "--help", "--no"}
 FOREIGN_MODULES = {"report/browser.py"}  # Chromium's command line
-# Advised by wave-1 modules before their options reach the commands (the text-encoder and long-text
-# work wires them into TextConfig): this test fails once they exist, so the entries go then.
-NOT_YET_OPTIONS = {"--truncation": ["text/truncation.py"], "--encoder": ["models/text_encoder.py"]}
 
 
 def command_options() -> dict[str, set[str]]:
@@ -63,7 +60,7 @@ def test_every_option_a_message_names_exists_on_some_command():
             continue
         for option in string_options(ast.parse(path.read_text(encoding="utf-8"))) - known - FOREIGN:
             unknown.setdefault(option, []).append(str(path.relative_to(src)))
-    assert unknown == NOT_YET_OPTIONS
+    assert unknown == {}
 
 
 def assert_advice_fits(message: str, command: str) -> None:

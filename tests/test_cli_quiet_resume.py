@@ -67,7 +67,7 @@ def test_quiet_image_run_still_warns_on_stderr(tmp_path):
 
 def test_quiet_text_run_still_warns_on_stderr(tmp_path):
     data = _text_table(tmp_path / "reviews.csv")
-    result = invoke("train", "text", data, "--runs-dir", tmp_path / "runs", "--embed-dim", "8", "--hidden-size", "8",
+    result = invoke("train", "text", data, "--runs-dir", tmp_path / "runs", "--model", "lstm", "--embed-dim", "8", "--hidden-size", "8",
                     "--min-freq", "1", *COMMON)
     _summary_only(result.stdout)
     assert "warning: labels 'Pos' (3 rows) and 'pos' (12 rows) differ only in case" in result.stderr
@@ -80,7 +80,7 @@ def test_resume_with_more_epochs_extends_a_finished_run(tmp_path, task):
     if task == "images":
         data, extra = _image_folder(tmp_path / "photos"), ["--model", "smallcnn"]
     else:
-        data, extra = _text_table(tmp_path / "reviews.csv"), ["--embed-dim", "8", "--hidden-size", "8", "--min-freq", "1"]
+        data, extra = _text_table(tmp_path / "reviews.csv"), ["--model", "lstm", "--embed-dim", "8", "--hidden-size", "8", "--min-freq", "1"]
     invoke("train", task, data, "--runs-dir", tmp_path / "runs", "--name", "r", *extra, *COMMON)
     run = tmp_path / "runs" / "r"
     assert len(read_csv_rows(run / "metrics.csv")) == 2
@@ -95,7 +95,7 @@ def test_resume_with_more_epochs_extends_a_finished_run(tmp_path, task):
 
 def test_resume_with_fewer_epochs_than_run_is_refused(tmp_path):
     data = _text_table(tmp_path / "reviews.csv")
-    invoke("train", "text", data, "--runs-dir", tmp_path / "runs", "--name", "r", "--embed-dim", "8", "--hidden-size", "8",
+    invoke("train", "text", data, "--runs-dir", tmp_path / "runs", "--name", "r", "--model", "lstm", "--embed-dim", "8", "--hidden-size", "8",
            "--min-freq", "1", *COMMON)
     run = tmp_path / "runs" / "r"
     result = CliRunner().invoke(app, ["train", "text", "--resume", str(run), "--epochs", "1"])

@@ -237,7 +237,7 @@ def encoder_parts(cfg: TextConfig, data, folder: Path, architecture: str) -> Enc
                           pad_id=tokenizer.pad_id)
     meta = ModelMeta(task="text", architecture=architecture, num_classes=len(data.table.classes),
                      classes=data.table.classes, model_kwargs=saved_model_kwargs(model), pretrained=fields["pretrained"],
-                     vocab=None, max_length=max_length, extra={"encoder": fields["encoder"], "truncation": "head"})
+                     vocab=None, max_length=max_length, extra={**fields["extra"], "truncation": "head"})
     say(cfg, f"{architecture}: {fields['pretrained']}, max length {max_length} tokens "
              f"({truncated_count(lengths, max_length)} training texts cut), "
              f"{'frozen + linear head' if cfg.freeze_encoder else 'fine-tuned'}")
