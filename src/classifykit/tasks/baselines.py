@@ -68,11 +68,13 @@ def _val_loader(run: Path, cfg: Any, meta: ModelMeta, data: Any, batch_size: int
 
 def calibrate(run: Path, cfg: Any, data: Any, batch_size: int) -> float:
     """Fit the best model's temperature on val logits and write it to ``model.json``; returns it."""
+    from classifykit.data.dataset import resolve_num_workers
+    from classifykit.engine.device import configure_cpu_threads, select_device
     from classifykit.engine.loop import predict_logits
     from classifykit.models.saved import load_saved_model
-    from classifykit.tasks.pipeline import _devices
 
-    dev = _devices(cfg.device, cfg.threads, cfg.num_workers)
+    dev = select_device(cfg.device)
+    configure_cpu_threads(dev, cfg.threads, resolve_num_workers(cfg.num_workers))
     model, meta = load_saved_model(run, dev)
     logits, targets = predict_logits(model, _val_loader(run, cfg, meta, data, batch_size), dev, amp=cfg.amp)
     meta.temperature = float(fit_temperature(logits.numpy(), targets.numpy()))
