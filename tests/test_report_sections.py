@@ -107,6 +107,19 @@ def test_diagnosis_shows_findings_with_fix_and_items(tmp_path):
             '</ul></details>') in section
 
 
+def test_error_findings_come_first_and_are_named_in_the_header(tmp_path):
+    error = {"severity": "error", "title": "The model is at chance", "detail": "53.3% (160 of 300).",
+             "fix": "Check the labels."}
+    _, html = _with_blocks(tmp_path, findings=[*FINDINGS, error])
+    section = re.search(r'<section id="diagnosis">(.*?)</section>', html, re.S).group(1)
+    titles = re.findall(r'<div class="finding (\w+)"><b>([^<]*)</b>', section)
+    assert titles[0] == ("error", "The model is at chance")
+    header = re.search(r"<header>(.*?)</header>", html, re.S).group(1)
+    assert 'id="errors">Do not trust this result yet: The model is at chance' in header
+    _, clean = _with_blocks(tmp_path / "clean", findings=FINDINGS)
+    assert 'id="errors"' not in clean
+
+
 def test_calibration_section_and_reliability_diagram(tmp_path):
     run, html = _with_blocks(tmp_path, calibration=CALIBRATION)
     assert _nav(html) == ["diagnosis", "training", "gradients", "results", "calibration", "mistakes", "data",
@@ -144,7 +157,7 @@ def test_candidates_table(tmp_path):
     ({"baselines": [{**BASELINES[0], "accuracy": "high"}]}, "baselines[0].accuracy is 'high', expected a finite number"),
     ({"baselines": [{**BASELINES[1], "paired_test": {"method": "McNemar", "model_only": -1, "baseline_only": 2,
                                                      "p_value": 0.5}}]}, "baselines[0].paired_test.model_only"),
-    ({"findings": [{**FINDINGS[0], "severity": "error"}]}, "findings[0].severity is 'error'"),
+    ({"findings": [{**FINDINGS[0], "severity": "fatal"}]}, "findings[0].severity is 'fatal'"),
     ({"calibration": {**CALIBRATION, "reliability_after": {"confidence": [0.5], "accuracy": [], "count": []}}},
      "calibration.reliability_after."),
     ({"calibration": {**CALIBRATION, "reliability_after": {"confidence": [0.5], "accuracy": [None], "count": [1]}}},

@@ -18,6 +18,7 @@ THREADS_HELP = "CPU threads for the model; 0 = the CPU cores left after the Data
 def print_evaluation(report: dict, out_dir: Path) -> None:
     """The accuracy line with its interval, then per-class precision/recall/F1/support."""
     from classifykit.tasks.common import format_accuracy
+    from classifykit.tasks.honest import honest_lines, interval, print_findings
 
     table = Table(title="Per-class results")
     for col in ("class", "precision", "recall", "F1", "support"):
@@ -25,11 +26,14 @@ def print_evaluation(report: dict, out_dir: Path) -> None:
     for row in report["per_class"]:
         table.add_row(row["class"], f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"]))
     console.print(table)
-    top = ", ".join(f"top-{k} {100 * v:.1f}%" for k, v in report["top_k"].items())
-    console.print(f"macro-F1 {report['macro_f1']:.3f}; {top}")
+    top = ", ".join(f"top-{k} {100 * v:.1f}%" for k, v in report["top_k"].items() if int(k) < len(report["per_class"]))
+    console.print(f"macro-F1 {report['macro_f1']:.3f}{interval(report.get('macro_f1_ci95'), 1)}" + (f"; {top}" if top else ""))
     console.print(format_accuracy(report))
     console.print(f"A ±2-point 95% interval at this accuracy would need about {report['n_for_pm2']} test items.")
     console.print(f"Files: {out_dir}/eval.json, confusion.csv, test_predictions.csv")
+    for line in honest_lines(report):
+        console.print(line, markup=False, soft_wrap=True)
+    print_findings(report)
 
 
 @app.command("evaluate")

@@ -21,6 +21,7 @@ from classifykit import runfolder as rf
 from classifykit.errors import ClassifykitError
 from classifykit.export.inputs import example_inputs
 from classifykit.export.signature import describe, flat_meta, signature_of
+from classifykit.export.temperature import with_temperature
 from classifykit.export.to_onnx import DEFAULT_OPSET, OnnxRunner, check_opset, export_onnx
 from classifykit.export.to_torchscript import TorchScriptRunner, export_torchscript
 from classifykit.export.verify import DEFAULT_ATOL, DEFAULT_RTOL, Check, compare
@@ -130,6 +131,7 @@ def _export_entry(meta: dict, fmt: str, out: Path, opset: int, checks: list[Chec
              "exporter": "torch.onnx.export(dynamo=False)" if fmt == "onnx" else "torch.jit.trace"}
     if fmt == "onnx":
         entry["opset"] = opset
+    entry["temperature"] = meta.get("temperature", 1.0)  # already applied: softmax(output) = predict's probabilities
     entry["verified"] = {"inputs": source, "batches": [c.shapes for c in checks],
                          "max_abs_diff": max(c.max_abs_diff for c in checks), "atol": atol, "rtol": rtol,
                          "same_prediction": sum(c.same_prediction for c in checks),
@@ -142,7 +144,8 @@ def export_model(run_dir: str | os.PathLike, fmt: str, out: str | os.PathLike | 
                  atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL, num_examples: int = 8) -> ExportResult:
     """Export the run's best model (``model.safetensors``) to ``fmt`` and verify it.
 
-    The file is written under a temporary name, run with onnxruntime (ONNX) or ``torch.jit.load``
+    The exported graph returns ``logits / temperature`` (model.json's, fitted on val), so its softmax
+    gives ``classifykit predict``'s calibrated probabilities. The file is written under a temporary name, run with onnxruntime (ONNX) or ``torch.jit.load``
     (TorchScript) on three batch shapes (:mod:`.verify`), and only moved to ``out`` if, in every batch,
     the largest |logit difference| from PyTorch is within ``atol + rtol * max |logit|``; a failed
     export leaves nothing behind.
@@ -171,6 +174,7 @@ def export_model(run_dir: str | os.PathLike, fmt: str, out: str | os.PathLike | 
         check_opset(opset)
     run = Path(run_dir)
     model, saved = load_saved_model(run)
+    model = with_temperature(model, saved.temperature)  # the exported logits are the calibrated ones
     meta = flat_meta(saved.to_dict())
     if meta.get("vocab") and not (run / meta["vocab"]).is_file():
         raise ClassifykitError(f"{run / meta['vocab']}: missing, but {run / rf.MODEL_META} names it; "

@@ -14,7 +14,7 @@ or null; every other key of a present block is required. Shapes (also in docs/CO
          "p_value": 0.0001}}]               # two-sided
     "macro_f1_ci95": [0.85, 0.90]           # optional, top level: the model's own macro-F1 interval
     "findings": [                           # Diagnosis, before the training diagnoses
-      {"severity": "warning" | "info" | "ok", "title": "At chance", "detail": "53.3% [48.3, 58.3] ...",
+      {"severity": "error" | "warning" | "info" | "ok", "title": "At chance", "detail": "53.3% [48.3, 58.3] ...",
        "fix": "Train longer or ...",        # optional
        "items": ["train/a.png ~ test/b.png", ...]}]   # optional: e.g. the near-duplicate pairs
     "calibration": {                        # Calibration section
@@ -41,7 +41,7 @@ from typing import Any
 from classifykit import runfolder as rf
 from classifykit.errors import ClassifykitError
 
-SEVERITIES = ("warning", "info", "ok")
+SEVERITIES = ("error", "warning", "info", "ok")
 ALPHA = 0.05  # significance level of the paired test's verdict
 
 

@@ -26,7 +26,7 @@ from classifykit.report.rundata import RunData
 
 MAX_TABLE_ROWS = 200
 TEXT_CHARS = 600
-SEVERITY_ORDER = {"warning": 0, "info": 1, "ok": 2}
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2, "ok": 3}
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,9 @@ def header(run: RunData, blocks: EvalBlocks) -> dict[str, Any]:
         rate = m.get("samples_per_s")
         keys.append(_key(duration(float(np.nansum(m["seconds"]))), "training time",
                          f"{np.nanmean(rate):,.0f} samples/s" if rate is not None and np.isfinite(rate).any() else ""))
-    return {"kicker": kicker, "name": run.run_dir.resolve().name, "keys": keys, "compare": _compare(run, blocks)}
+    errors = [f.title for f in blocks.findings if f.severity == "error"]  # shown above the key numbers
+    return {"kicker": kicker, "name": run.run_dir.resolve().name, "keys": keys, "compare": _compare(run, blocks),
+            "errors": errors}
 
 
 def _finding_view(f: Finding | EvalFinding) -> dict[str, Any]:
@@ -130,11 +132,11 @@ def _finding_view(f: Finding | EvalFinding) -> dict[str, Any]:
 
 
 def diagnosis(findings: list[Finding], blocks: EvalBlocks) -> Section:
-    """eval.json's findings and the training diagnoses as coloured cards, warnings first. A training
+    """eval.json's findings and the training diagnoses as coloured cards, errors first, then warnings. A training
     diagnosis with the title of an eval.json finding is shown once (eval.json's, which has a fix)."""
     titles = {f.title.casefold() for f in blocks.findings}
     cards = [*blocks.findings, *(f for f in findings if f.title.casefold() not in titles)]
-    views = sorted((_finding_view(f) for f in cards), key=lambda v: SEVERITY_ORDER.get(v["severity"], 3))
+    views = sorted((_finding_view(f) for f in cards), key=lambda v: SEVERITY_ORDER.get(v["severity"], 4))
     missing = None if findings else _missing(rf.STEPS, "diagnoses need the training logs written by classifykit train")
     return Section("diagnosis", "Diagnosis", "Diagnosis", "diagnosis.html.j2", {"findings": views, "missing": missing})
 

@@ -8,6 +8,7 @@ import shutil
 import sys
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +157,8 @@ def write_classes(run: Path, classes: list[str]) -> None:
 
 
 def write_evaluation(run: Path, items: list[str], targets: torch.Tensor, logits: torch.Tensor,
-                     classes: list[str], *, split: str = "test", prefix: str = "", extra: dict | None = None) -> dict:
+                     classes: list[str], *, split: str = "test", prefix: str = "", extra: dict | None = None,
+                     blocks: Callable[[dict], dict] | None = None) -> dict:
     """Write ``eval.json``, ``confusion.csv`` and ``test_predictions.csv`` for one evaluated split.
 
     Args:
@@ -165,6 +167,8 @@ def write_evaluation(run: Path, items: list[str], targets: torch.Tensor, logits:
         logits: ``N×K`` float.
         prefix: file-name prefix (``""`` for the run's own test split; e.g. ``"external-"`` for --data).
         extra: more eval.json fields (e.g. ``training_complete`` from ``classifykit evaluate``).
+        blocks: called with the report so far; returns more eval.json blocks (baselines, calibration,
+            findings: :func:`classifykit.tasks.honest.evaluation_blocks`).
 
     Returns the eval.json body (see docs/CONTRACTS.md).
     """
@@ -172,6 +176,8 @@ def write_evaluation(run: Path, items: list[str], targets: torch.Tensor, logits:
 
     report = classification_report(targets.numpy(), logits.numpy(), classes)
     report = {**report, "split": split, **(extra or {})}
+    if blocks is not None:
+        report.update(blocks(report))
     write_json(run / f"{prefix}{rf.EVAL}", report)
     from sklearn.metrics import confusion_matrix
 

@@ -27,8 +27,10 @@ from classifykit.models.meta import ModelMeta, record_best
 from classifykit.models.saved import load_saved_model
 from classifykit.tasks import image, image_auto, text  # noqa: F401  (the built-in adapters register on import)
 from classifykit.tasks.adapter import adapter_for_config, get_adapter
+from classifykit.tasks.baselines import after_training
 from classifykit.tasks.common import (format_accuracy, load_saved_config, prepare_run_dir, remove_on_error,
                                       resumed_config, save_config, say, write_evaluation)
+from classifykit.tasks.honest import evaluation_blocks, say_honest
 from classifykit.tasks.predictor import Predictor
 from classifykit.tasks.progress import check_has_model, training_progress
 
@@ -93,11 +95,13 @@ def train(cfg: Any, resume: str | None = None, *, epochs: int | None = None) -> 
     if not info.is_main:
         return run
     say(cfg, f"Best epoch {result.best_epoch}: val accuracy {100 * result.best_val_acc:.2f}%")
+    after_training(cfg, run, data)  # temperature, baselines.json, duplicates.csv
     if any(r["split"] == "test" for r in read_csv_rows(run / rf.SPLIT)):
         report, _ = evaluate(run, batch_size=max(2 * cfg.batch_size, 128), device=cfg.device, num_workers=cfg.num_workers,
                              threads=cfg.threads, cache=data.cache, check_progress=False)
         say(cfg, f"{format_accuracy(report)}; a ±2-point interval would need about {report['n_for_pm2']} test items "
                  f"({time.perf_counter() - start:.0f} s in all)", summary=True)
+        say_honest(cfg, report)  # baselines, calibration, findings
     else:
         say(cfg, "No test split (--test-ratio 0): skipping the test evaluation.")
     from classifykit.report import write_report
@@ -154,8 +158,11 @@ def evaluate(run: str | Path, data: str | None = None, *, batch_size: int = 256,
         out_dir.mkdir(exist_ok=True)
         write_csv(out_dir / rf.SKIPPED, ["file", "reason"], items.skipped)
     logits, targets = predict_logits(model, items.loader, dev, amp=cfg.amp)
-    report = write_evaluation(out_dir, [str(i) for i in items.items], targets, logits / meta.temperature, meta.classes,
-                              split=split, extra=extra)
+    keys = [str(i) for i in items.items]
+    report = write_evaluation(out_dir, keys, targets, logits / meta.temperature, meta.classes, split=split, extra=extra,
+                              blocks=functools.partial(evaluation_blocks, run, items=keys, raw_logits=logits,
+                                                       targets=targets, temperature=meta.temperature,
+                                                       own_split=data is None))
     return report, out_dir
 
 
