@@ -49,9 +49,10 @@ def invoke(*args):
 
 def _summary_only(stdout: str) -> None:
     """Under --quiet, stdout holds just the run folder, one line per epoch, the best epoch, test
-    accuracy and report lines: no warning, no data summary."""
+    accuracy, its calibration and baselines (issue 14's summary) and report lines: no warning, no data summary."""
     firsts = [line.split(" ")[0] for line in stdout.splitlines() if line.strip()]
-    assert firsts == ["Run", "epoch", "epoch", "best", "test", "Report:"], stdout
+    assert firsts[:5] == ["Run", "epoch", "epoch", "best", "test"] and firsts[-1] == "Report:", stdout
+    assert firsts[5] == "Calibration:" and set(firsts[6:-1]) == {"Baseline"} and len(firsts) == 9, stdout
 
 
 def test_quiet_image_run_still_warns_on_stderr(tmp_path):

@@ -59,11 +59,11 @@ def _val_loader(run: Path, cfg: Any, meta: ModelMeta, data: Any, batch_size: int
 
         paths, targets = data.subset("val")
         return DataLoader(eval_dataset(meta, data.root, paths, targets, data.cache), batch_size=batch_size)
-    from classifykit.text.inference import split_texts, text_loader
-    from classifykit.text.vocab import Vocab
+    from classifykit.tasks.text_models import texts_loader
+    from classifykit.text.inference import split_texts
 
     _, texts, targets = split_texts(run, "val")
-    return text_loader(texts, Vocab.load(run / (meta.vocab or rf.VOCAB)), meta.max_length, targets, batch_size)
+    return texts_loader(run, meta, texts, targets, batch_size)  # any text model: LSTM, n-gram, encoder
 
 
 def calibrate(run: Path, cfg: Any, data: Any, batch_size: int) -> float:

@@ -46,10 +46,13 @@ def calibration_block(raw_logits: np.ndarray, targets: np.ndarray, temperature: 
 
 
 def _baseline_entry(block: dict, comparison: dict) -> dict:
-    """One eval.json ``baselines`` entry from a baselines.json block and its comparison with the model."""
+    """One eval.json ``baselines`` entry from a baselines.json block and its comparison with the model.
+
+    The baseline's fit time stays in baselines.json: eval.json holds only what the evaluation
+    measured, so evaluating the same run again writes the same file."""
     b, test = comparison["baseline_scores"], comparison["mcnemar"]
     entry = {"name": block["name"], "accuracy": b["accuracy"], "ci95": b["ci95"], "macro_f1": b["macro_f1"],
-             "macro_f1_ci95": b["macro_f1_ci95"], "seconds": block.get("seconds"),
+             "macro_f1_ci95": b["macro_f1_ci95"],
              "paired_test": {"method": f"McNemar {test['method']}", "model_only": test["b"],
                              "baseline_only": test["c"], "p_value": test["p_value"]},
              "verdict": comparison["verdict"]}
