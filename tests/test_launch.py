@@ -85,3 +85,19 @@ def test_relaunch_execs_torchrun_with_this_python(monkeypatch):
     relaunch_under_torchrun(["train", "images", "d", "--nproc", "3"])
     assert calls == [(sys.executable, [sys.executable, "-m", "torch.distributed.run", "--standalone",
                                        "--nproc-per-node", "3", "-m", "classifykit", "train", "images", "d"])]
+
+
+def test_the_cli_leaves_the_process_group_at_the_end(monkeypatch):
+    """cleanup_distributed was only called by tests: the console script now leaves a joined group."""
+    import torch.distributed  # noqa: F401  (a command that trained has imported it)
+
+    import classifykit.cli as cli
+    import classifykit.engine.distributed as distributed
+    import classifykit.launch as launch
+
+    calls = []
+    monkeypatch.setattr(launch, "relaunch_under_torchrun", lambda: None)
+    monkeypatch.setattr(cli, "app", lambda: None)
+    monkeypatch.setattr(distributed, "cleanup_distributed", lambda: calls.append("left"))
+    cli.main()
+    assert calls == ["left"]

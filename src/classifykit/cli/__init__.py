@@ -25,3 +25,10 @@ def main() -> None:
     except ClassifykitError as e:
         Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
         sys.exit(2)
+    finally:
+        # Under torchrun a command leaves the process group it joined; torch is never imported just for
+        # this (`classifykit --help` stays torch-free).
+        if "torch.distributed" in sys.modules:
+            from classifykit.engine.distributed import cleanup_distributed
+
+            cleanup_distributed()
