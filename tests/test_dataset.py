@@ -100,12 +100,14 @@ def test_loader_kwargs():
 
 
 def test_mean_std_exact_on_known_pixels():
-    # Channel 0 pixels {0, 255, 255, 255} -> 0.75 ± sqrt(0.1875); channel 1 all 51 -> 0.2 ± 0.
+    # Channel 0 pixels {0, 255, 255, 255} -> 0.75 ± sqrt(0.1875); channel 1 all 51 -> 0.2 ± 0, floored at MIN_STD.
+    from classifykit.data.stats import MIN_STD
+
     a = torch.tensor([[[0, 255]], [[51, 51]]], dtype=torch.uint8)  # 2×1×2
     b = torch.tensor([[[255, 255]], [[51, 51]]], dtype=torch.uint8)
     mean, std = compute_mean_std([a, b])
     assert mean == [0.75, 0.2]
-    assert std[0] == pytest.approx(math.sqrt(0.1875), abs=1e-15) and std[1] == 0.0
+    assert std[0] == pytest.approx(math.sqrt(0.1875), abs=1e-15) and std[1] == MIN_STD
     assert compute_mean_std([torch.stack([a, b])]) == (mean, std)  # one B×C×H×W batch
 
 
@@ -153,3 +155,18 @@ def test_real_fashion_mnist_pngs_decode_to_the_idx_pixels(tmp_path):
     assert mean[0] == pytest.approx(expected.mean(), abs=1e-12)
     assert std[0] == pytest.approx(expected.std(), abs=1e-12)
     assert 0.2 < mean[0] < 0.4  # Fashion-MNIST's full training mean is 0.286
+
+
+def test_a_constant_channel_gets_the_smallest_std_not_zero():
+    """Found by a new-user try: images whose blue channel is 90 everywhere stopped training with
+    'Normalization std [..., 0.0] has a value <= 0'."""
+    import torch
+
+    from classifykit.data.stats import MIN_STD, compute_mean_std
+
+    images = torch.zeros(4, 3, 5, 5, dtype=torch.uint8)
+    images[:, 0] = torch.arange(4, dtype=torch.uint8).view(4, 1, 1) * 60
+    images[:, 2] = 90
+    mean, std = compute_mean_std([images])
+    assert mean[2] == pytest.approx(90 / 255) and std[2] == MIN_STD and std[1] == MIN_STD
+    assert std[0] == pytest.approx(torch.tensor([0, 60, 120, 180.0]).std(unbiased=False).item() / 255)

@@ -149,3 +149,13 @@ def test_at_chance_model_is_flagged_against_the_majority(tmp_path):
     codes = [(f["severity"], f["code"]) for f in out["findings"]]
     assert ("error", "at_chance") in codes and ("error", "rare_classes") in codes
     assert "near_duplicates" not in {c for _, c in codes}
+
+
+def test_an_ngram_run_is_not_judged_against_its_own_refit(tmp_path):
+    """Found by a new-user try: `train text --model ngram` warned 'The model is no better than the
+    n-gram logistic regression baseline' — itself refitted. It is listed, with its note, but not judged."""
+    run = train(text_cfg(tmp_path, model="ngram", max_length=None))
+    ev = read_json(run / "eval.json")
+    ngram = [b for b in ev["baselines"] if b["name"] == "n-gram logistic regression"]
+    assert len(ngram) == 1 and "same model" in ngram[0]["note"]
+    assert not {"loses_to_baseline", "ties_with_baseline"} & {f["code"] for f in ev.get("findings", [])}

@@ -32,6 +32,10 @@ def _as_uint8_batch(item: Any) -> torch.Tensor:
     return item if item.ndim == 4 else item.unsqueeze(0)
 
 
+# One grey level (1/255): the smallest std a uint8 channel that varies at all can have.
+MIN_STD = 1 / 255
+
+
 def compute_mean_std(images: Iterable[Any]) -> tuple[list[float], list[float]]:
     """Per-channel mean and standard deviation over every pixel of ``images``, in [0, 1] units.
 
@@ -47,7 +51,9 @@ def compute_mean_std(images: Iterable[Any]) -> tuple[list[float], list[float]]:
             Every image must have the same ``C``.
 
     Returns:
-        ``(mean, std)``: two lists of ``C`` floats.
+        ``(mean, std)``: two lists of ``C`` floats; a std below :data:`MIN_STD` (a channel that is
+        constant over the train split, e.g. the blue of scans tinted one colour) is raised to it, so
+        normalization stays finite and that channel stays a constant input.
 
     Raises:
         ClassifykitError: no images, or images with different channel counts.
@@ -74,5 +80,5 @@ def compute_mean_std(images: Iterable[Any]) -> tuple[list[float], list[float]]:
     if sums is None or n == 0:
         raise ClassifykitError("Cannot compute mean/std: the training split has no images; check the manifest and split.")
     mean = [s / (255 * n) for s in sums]
-    std = [math.sqrt(n * q - s * s) / (255 * n) for s, q in zip(sums, squares)]
+    std = [max(math.sqrt(n * q - s * s) / (255 * n), MIN_STD) for s, q in zip(sums, squares)]
     return mean, std

@@ -120,14 +120,16 @@ def _text_baseline(run: Path, cfg: Any, k: int) -> tuple[dict, list[str], np.nda
         pred = model(*featurizer.transform(test_x)).argmax(1).numpy()
     block = {"name": "n-gram logistic regression", "C": info.C, "features": info.num_features,
              **scores(test_y, pred, k), "seconds": time.perf_counter() - start}
-    if meta_is_ngram(cfg):
+    if is_ngram_run(run):
         block["note"] = "the run's own model is the n-gram model; this is the same model refitted on the same split"
+        block["same_model"] = True  # compared and listed, but no "loses to / ties with" finding against itself
     return block, items, pred
 
 
-def meta_is_ngram(cfg: Any) -> bool:
-    """Whether a text run's own model is the n-gram model (``--rnn ngram``)."""
-    return getattr(cfg, "rnn", "") == "ngram"
+def is_ngram_run(run: Path) -> bool:
+    """Whether a text run's own (saved) model is the n-gram model: ``--model ngram``, or the winner of
+    ``--model auto``."""
+    return ModelMeta.load(run).architecture == "ngram"
 
 
 def _duplicates(run: Path, meta: ModelMeta, data: Any) -> dict:

@@ -117,7 +117,8 @@ def evaluation_blocks(run: Path, report: dict, items: list[str], raw_logits: tor
                              "truncation": saved.get("truncation")}
     if names:
         facts["majority"] = {"accuracy": comparisons[names[0]]["baseline_scores"]["accuracy"]}
-    if len(names) > 1:
+    same_model = {block["name"] for block in saved["baselines"] if block.get("same_model")}
+    if len(names) > 1 and names[1] not in same_model:
         facts["baseline"] = comparisons[names[1]]
     history = _history(run)
     if history:
