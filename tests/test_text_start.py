@@ -36,7 +36,7 @@ def _write(path, text):
     ("classes too small", "no text went to the val split: a class needs at least 3 texts"),
     ("missing vectors", "--embeddings"),
 ])
-def test_a_start_that_fails_leaves_no_run_folder(tmp_path, case, match):
+def test_a_start_that_fails_leaves_no_run_folder(tmp_path, capsys, case, match):
     options = {
         "empty file": dict(data=_write(tmp_path / "empty.csv", "")),
         "wrong column": dict(label_column="lab"),
@@ -48,6 +48,8 @@ def test_a_start_that_fails_leaves_no_run_folder(tmp_path, case, match):
     with pytest.raises(ClassifykitError, match=match):
         train_text(_cfg(tmp_path, name=None, **options))
     assert list((tmp_path / "runs").glob("*")) == []  # runs/ itself may exist, empty
+    out = capsys.readouterr()
+    assert "Run folder:" not in out.out + out.err  # it used to name the folder it then removed
 
 
 def test_messages_say_what_is_wrong_in_our_words(tmp_path):

@@ -69,7 +69,8 @@ def train(cfg: Any, resume: str | None = None, *, epochs: int | None = None) -> 
                  + (f" and --epochs {epochs}." if epochs is not None else "."))
         if epochs is not None and info.is_main:
             save_config(run, cfg)  # config.json says how many epochs the run now has
-    say(cfg, f"Run folder: {run}", summary=True)
+    if resume is not None:
+        say(cfg, f"Run folder: {run}", summary=True)
     seed_everything(cfg.seed, cfg.deterministic)
     new_on_main = resume is None and info.is_main
     with remove_on_error(run) if new_on_main else contextlib.nullcontext():
@@ -89,6 +90,8 @@ def train(cfg: Any, resume: str | None = None, *, epochs: int | None = None) -> 
                 meta.save(run)
         seed_everything(cfg.seed, cfg.deterministic)  # the model's initial weights come from this seed
         model = adapter.build_model(cfg, meta, data)
+    if resume is None:  # named once the run can start: a failed start removes its folder, so names none
+        say(cfg, f"Run folder: {run}", summary=True)
     result = adapter.fit(cfg, run, data, meta, model, resume=resume is not None,
                          on_best=functools.partial(record_best, run))
     barrier()
